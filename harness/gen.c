@@ -1,0 +1,180 @@
+/* The trace generator's recording loop (see gen.h). */
+#include <stdarg.h>
+#include <string.h>
+#include "gen.h"
+#include "hv/hv.h"
+#include "hv/arch.h"
+#include "hv/exits.h"
+#include "sim.h"
+
+static int gen_fail(struct gen *g, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int gen_fail(struct gen *g, const char *fmt, ...)
+{
+	if (g->failed)
+		return -1;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(g->err, sizeof(g->err), fmt, ap);
+	va_end(ap);
+	g->failed = true;
+	return -1;
+}
+
+int gen_open(struct gen *g, const char *path, u8 *mem, size_t cap, u64 nr_frames)
+{
+	memset(g, 0, offsetof(struct gen, rec));
+	int rc = path ? uxt_writer_create(&g->w, path, UXT_HF_OUTPUTS, (u32)nr_frames)
+		      : uxt_writer_mem(&g->w, mem, cap, UXT_HF_OUTPUTS, (u32)nr_frames);
+	if (rc)
+		return gen_fail(g, "%s", g->w.err);
+	if (posix_host_init(&g->host, nr_frames)) {
+		uxt_writer_close(&g->w);
+		return gen_fail(g, "cannot set up %llu frames", (unsigned long long)nr_frames);
+	}
+	sim_reset();
+	rc = posix_hv_start(&g->host);
+	if (rc) {
+		posix_host_fini(&g->host);
+		uxt_writer_close(&g->w);
+		return gen_fail(g, "hypervisor failed to start: %s", hv_strerror(rc));
+	}
+	return 0;
+}
+
+int gen_close(struct gen *g)
+{
+	char msg[256];
+	if (hv_check_invariants(msg, sizeof(msg)))
+		gen_fail(g, "invariant broken at the end: %s", msg);
+	u64 left = hv_stop();
+	if (left || g->host.used)
+		gen_fail(g, "%llu frames leaked", (unsigned long long)left);
+	posix_host_fini(&g->host);
+	if (uxt_writer_close(&g->w))
+		gen_fail(g, "%s", g->w.err);
+	return g->failed ? -1 : 0;
+}
+
+u64 gen_len(const struct gen *g)
+{
+	return g->w.len;
+}
+
+static void check_writer(struct gen *g, int rc)
+{
+	if (rc)
+		gen_fail(g, "writing the trace: %s", g->w.err);
+}
+
+void gen_mark(struct gen *g, const char *text)
+{
+	check_writer(g, uxt_write_mark(&g->w, text));
+}
+
+s64 gen_call(struct gen *g, u32 nr, u64 a0, u64 a1, u64 a2, u64 a3,
+	     const void *data, u32 len)
+{
+	u64 args[4] = { a0, a1, a2, a3 };
+	s64 rc = hv_host_call(nr, args, data, len);
+	u8 *p = g->items;
+	u32 n = 0;
+	if (data && len + 16u <= sizeof(g->items)) {
+		p[0] = UXT_IT_DATA;
+		p[1] = 0;
+		uxt_put16(p + 2, (u16)len);
+		memcpy(p + 4, data, len);
+		n = 4 + len;
+	}
+	p[n] = UXT_IT_STATUS_OUT;
+	p[n + 1] = 0;
+	uxt_put16(p + n + 2, 8);
+	uxt_put64(p + n + 4, (u64)rc);
+	n += 12;
+	u8 nargs = a3 ? 4 : a2 ? 3 : a1 ? 2 : a0 ? 1 : 0;
+	check_writer(g, uxt_write_hostcall(&g->w, UXT_EF_OUTPUTS, (u16)nr, nargs,
+					   args, g->items, n));
+	g->calls++;
+	return rc;
+}
+
+int gen_select(struct gen *g, u16 domid, u16 vcpu)
+{
+	struct hv_vcpu *v = hv_vcpu_get(hv_domain_get(domid), vcpu);
+	if (!v)
+		return gen_fail(g, "no d%u vcpu %u", domid, vcpu);
+	g->v = v;
+	g->domid = domid;
+	g->vcpu = vcpu;
+	arch_vmcs_load(v);
+	return 0;
+}
+
+void gen_reg(struct gen *g, unsigned gpr, u64 val)
+{
+	if (gpr == 4)
+		sim_vmcs_set(VMCS_GUEST_RSP, val);
+	else
+		hv_vcpu_gprs(g->v)[gpr & 15] = val;
+}
+
+u64 gen_get_reg(struct gen *g, unsigned gpr)
+{
+	return gpr == 4 ? sim_vmcs_get(VMCS_GUEST_RSP) : hv_vcpu_gprs(g->v)[gpr & 15];
+}
+
+void gen_field(struct gen *g, u32 enc, u64 val)
+{
+	if (sim_vmcs_set(enc, val))
+		gen_fail(g, "unknown VMCS field 0x%x", enc);
+}
+
+u64 gen_get_field(struct gen *g, u32 enc)
+{
+	(void)g;
+	return sim_vmcs_get(enc);
+}
+
+/* The recorder interleaves what handlers read and write; the format wants
+ * all inputs first (they are applied before the exit runs). Stable, so the
+ * order within each group is the order of the handler's accesses. */
+static u32 inputs_first(const u8 *rec, u32 len, u8 *out)
+{
+	u32 n = 0;
+	for (int pass = 0; pass < 2; pass++)
+		for (u32 off = 0; off < len;) {
+			u32 sz = 4u + uxt_get16(rec + off + 2);
+			if (((rec[off] & UXT_IT_OUTPUT) != 0) == (pass == 1)) {
+				memcpy(out + n, rec + off, sz);
+				n += sz;
+			}
+			off += sz;
+		}
+	return n;
+}
+
+int gen_exit(struct gen *g, u32 reason, u64 qualification, u32 insn_len)
+{
+	if (!g->v || g->failed)
+		return gen_fail(g, "no vCPU selected");
+	if (!hv_vcpu_runnable(g->v))
+		return gen_fail(g, "exit %s on d%u, which cannot run", exit_reason_name(reason),
+				g->domid);
+	arch_vmcs_load(g->v);
+	sim_inputs_reset();
+	sim_vmcs_set(VMCS_EXIT_REASON, reason);
+	sim_vmcs_set(VMCS_EXIT_QUALIFICATION, qualification);
+	sim_vmcs_set(VMCS_EXIT_INSTRUCTION_LEN, insn_len);
+	hv_rec_begin(g->rec, sizeof(g->rec), true);
+	unsigned fate = hv_vcpu_exit(g->v);
+	long n = hv_rec_end();
+	if (n < 0)
+		return gen_fail(g, "recording overflowed at exit %llu",
+				(unsigned long long)g->exits);
+	u32 items = inputs_first(g->rec, (u32)n, g->items);
+	check_writer(g, uxt_write_exit(&g->w, UXT_EF_OUTPUTS, (u16)reason, g->domid,
+				       g->vcpu, g->items, items));
+	g->exits++;
+	return g->failed ? -1 : (int)fate;
+}

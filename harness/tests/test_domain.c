@@ -1,0 +1,153 @@
+/* Domains and the host's memory operations (hv/core/domain.c, vcpu.c),
+ * including a failed allocation at every point they allocate. */
+#include "testlib.h"
+#include "hv/hv.h"
+#include "sim.h"
+#include "../../hv/core/core.h"
+
+static s64 call(u32 nr, u64 a0, u64 a1, u64 a2, u64 a3)
+{
+	u64 a[4] = { a0, a1, a2, a3 };
+	return hv_host_call(nr, a, NULL, 0);
+}
+
+TEST(domain_create_destroy_accounts_every_frame)
+{
+	CHECK(test_hv_up(4096) == 0);
+	u64 base = hv_frames_in_use();
+	s64 d = call(HC_DOMAIN_CREATE, 2, 1000, 0, 0);
+	CHECK_EQ(d, 1); /* 0 is the host's own container */
+	/* one VMCS per vCPU and the EPT root */
+	CHECK_EQ(hv_frames_in_use(), base + 3);
+	CHECK_EQ(call(HC_POPULATE, (u64)d, 0, 512, 9), 0);
+	CHECK_EQ(call(HC_POPULATE, (u64)d, 0x400, 8, 0), 0);
+	CHECK_EQ(domain_get(1)->nr_ram, 520);
+	CHECK_INVARIANTS();
+	CHECK_EQ(call(HC_DOMAIN_DESTROY, (u64)d, 0, 0, 0), 0);
+	CHECK_EQ(hv_frames_in_use(), base);
+	CHECK(domain_get(1) == NULL);
+	CHECK_EQ(call(HC_DOMAIN_DESTROY, (u64)d, 0, 0, 0), -HV_ESRCH);
+}
+
+TEST(domain_create_limits)
+{
+	CHECK(test_hv_up(4096) == 0);
+	CHECK_EQ(call(HC_DOMAIN_CREATE, 0, 10, 0, 0), -HV_EINVAL);
+	CHECK_EQ(call(HC_DOMAIN_CREATE, HV_MAX_VCPUS + 1, 10, 0, 0), -HV_EINVAL);
+	CHECK_EQ(call(HC_DOMAIN_CREATE, 1, 0, 0, 0), -HV_EINVAL);
+	CHECK_EQ(call(HC_DOMAIN_CREATE, 1, 1u << 20, 0, 0), -HV_EINVAL);
+	for (int i = 1; i < HV_MAX_DOMAINS; i++)
+		CHECK_EQ(call(HC_DOMAIN_CREATE, 1, 1, 0, 0), i);
+	CHECK_EQ(call(HC_DOMAIN_CREATE, 1, 1, 0, 0), -HV_ENOSPC);
+	CHECK_INVARIANTS();
+}
+
+TEST(domain_populate_checks)
+{
+	CHECK(test_hv_up(4096) == 0);
+	s64 d = call(HC_DOMAIN_CREATE, 1, 600, 0, 0);
+	CHECK(d > 0);
+	CHECK_EQ(call(HC_POPULATE, (u64)d, 1, 512, 9), -HV_EINVAL);   /* misaligned */
+	CHECK_EQ(call(HC_POPULATE, (u64)d, 0, 100, 9), -HV_EINVAL);   /* partial 2M */
+	CHECK_EQ(call(HC_POPULATE, (u64)d, 0, 1, 3), -HV_EINVAL);     /* order */
+	CHECK_EQ(call(HC_POPULATE, (u64)d, HV_P2M_GFN_LIMIT - 1, 2, 0), -HV_ERANGE);
+	CHECK_EQ(call(HC_POPULATE, (u64)d, 0, 601, 0), -HV_ENOSPC);   /* over max */
+	CHECK_EQ(call(HC_POPULATE, (u64)d, 0, 512, 9), 0);
+	CHECK_EQ(call(HC_POPULATE, (u64)d, 5, 1, 0), -HV_EEXIST);
+	CHECK_EQ(call(HC_MMIO_MAP, (u64)d, 0x1000, 4, 0), 0);
+	CHECK_EQ(call(HC_POPULATE, (u64)d, 0x1002, 1, 0), -HV_EEXIST); /* MMIO */
+	CHECK_EQ(call(HC_MMIO_MAP, (u64)d, 0x1003, 2, 0), -HV_EEXIST);
+	CHECK_EQ(call(HC_MMIO_MAP, (u64)d, 0x10, 1, 0), -HV_EEXIST);   /* RAM */
+	CHECK(domain_is_mmio(domain_get((u32)d), 0x1003));
+	CHECK(!domain_is_mmio(domain_get((u32)d), 0x1004));
+	CHECK_INVARIANTS();
+}
+
+/* Frames reach a domain zeroed: a previous owner's data never leaks. */
+TEST(domain_memory_is_scrubbed_between_owners)
+{
+	CHECK(test_hv_up(4096) == 0);
+	s64 a = call(HC_DOMAIN_CREATE, 1, 600, 0, 0);
+	CHECK_EQ(call(HC_POPULATE, (u64)a, 0, 512, 9), 0);
+	static u8 secret[4096];
+	memset(secret, 0xa5, sizeof(secret));
+	for (u64 gpa = 0; gpa < (2u << 20); gpa += 4096) {
+		u64 args[4] = { (u64)a, gpa, 0, 0 };
+		CHECK_EQ(hv_host_call(HC_LOAD, args, secret, sizeof(secret)), 0);
+	}
+	CHECK_EQ(call(HC_DOMAIN_DESTROY, (u64)a, 0, 0, 0), 0);
+	s64 b = call(HC_DOMAIN_CREATE, 1, 600, 0, 0);
+	CHECK_EQ(call(HC_POPULATE, (u64)b, 0, 512, 9), 0);
+	struct hv_domain *d = domain_get((u32)b);
+	static u8 page[4096];
+	for (u64 gpa = 0; gpa < (2u << 20); gpa += 4096) {
+		CHECK_EQ(guest_read(d, gpa, page, sizeof(page)), 0);
+		for (unsigned i = 0; i < sizeof(page); i++)
+			CHECK_EQ(page[i], 0);
+	}
+}
+
+TEST(domain_unmap_gives_frames_back)
+{
+	CHECK(test_hv_up(4096) == 0);
+	s64 d = call(HC_DOMAIN_CREATE, 1, 1024, 0, 0);
+	CHECK_EQ(call(HC_POPULATE, (u64)d, 0, 512, 9), 0);
+	u64 used = hv_frames_in_use();
+	CHECK_EQ(call(HC_UNMAP, (u64)d, 10, 20, 0), 20); /* splits the 2M leaf */
+	CHECK_EQ(hv_frames_in_use(), used - 20 + 1);      /* + the new PT */
+	CHECK_EQ(call(HC_UNMAP, (u64)d, 10, 20, 0), 0);   /* already gone */
+	CHECK_EQ(domain_get((u32)d)->nr_ram, 492);
+	CHECK_INVARIANTS();
+}
+
+TEST(domain_crash_stops_its_vcpus_only)
+{
+	CHECK(test_hv_up(4096) == 0);
+	s64 a = call(HC_DOMAIN_CREATE, 1, 16, 0, 0);
+	s64 b = call(HC_DOMAIN_CREATE, 1, 16, 0, 0);
+	CHECK_EQ(call(HC_DOMAIN_UNPAUSE, (u64)a, 0, 0, 0), 0);
+	CHECK_EQ(call(HC_DOMAIN_UNPAUSE, (u64)b, 0, 0, 0), 0);
+	CHECK_EQ(call(HC_DOMAIN_UNPAUSE, (u64)b, 0, 0, 0), -HV_EINVAL);
+	domain_crash(domain_get((u32)a), CRASH_TRIPLE_FAULT);
+	CHECK(!hv_vcpu_runnable(hv_vcpu_get(hv_domain_get((u32)a), 0)));
+	CHECK(hv_vcpu_runnable(hv_vcpu_get(hv_domain_get((u32)b), 0)));
+	CHECK_EQ(domain_get((u32)a)->crash_reason, CRASH_TRIPLE_FAULT);
+	CHECK_EQ(call(HC_DOMAIN_PAUSE, (u64)a, 0, 0, 0), -HV_EINVAL);
+	CHECK_EQ(call(HC_DOMAIN_PAUSE, (u64)b, 0, 0, 0), 0);
+	CHECK(!hv_vcpu_runnable(hv_vcpu_get(hv_domain_get((u32)b), 0)));
+}
+
+/* One domain's life, each allocation of it made to fail in turn: every
+ * failure is a clean error, the state stays consistent, nothing leaks. */
+TEST(domain_fault_injection_every_allocation)
+{
+	bool completed = false;
+	for (u64 n = 1; n < 200 && !completed; n++) {
+		CHECK(test_hv_up(4096) == 0);
+		test_host.fail_at = test_host.allocs + n;
+		s64 d = call(HC_DOMAIN_CREATE, 4, 2048, 0, 0);
+		s64 r1 = d > 0 ? call(HC_POPULATE, (u64)d, 0, 1024, 9) : d;
+		s64 r2 = d > 0 ? call(HC_POPULATE, (u64)d, 0x1000, 64, 0) : d;
+		s64 r3 = d > 0 ? call(HC_UNMAP, (u64)d, 0x10, 4, 0) : d;
+		CHECK(d > 0 || d == -HV_ENOMEM);
+		CHECK(r1 == 0 || r1 == -HV_ENOMEM);
+		CHECK(r2 == 0 || r2 == -HV_ENOMEM);
+		CHECK(r3 >= 0 || r3 == -HV_ENOMEM);
+		CHECK_INVARIANTS();
+		completed = test_host.failures == 0;
+		CHECK(test_hv_down() == 0);
+	}
+	CHECK(completed);
+}
+
+TEST(hv_start_refuses_bad_hosts)
+{
+	struct posix_host h;
+	CHECK(posix_host_init(&h, 512) == 0);
+	h.fail_at = 1; /* cannot even get the frame table */
+	CHECK_EQ(posix_hv_start(&h), -HV_ENOMEM);
+	CHECK_EQ(hv_stop(), 0);
+	CHECK_EQ(h.used, 0);
+	posix_host_fini(&h);
+	CHECK_EQ(hv_start(NULL, NULL, 0, 0), -HV_EINVAL);
+}

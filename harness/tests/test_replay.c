@@ -1,0 +1,196 @@
+/* Scenario tests: each scripted scenario is generated into memory, then
+ * replayed; the replay must reproduce every output. Then the ways a replay
+ * can go wrong: divergence, corruption, truncation, a failing allocation
+ * at every point the scenarios allocate. */
+#include <stdlib.h>
+#include "testlib.h"
+#include "gen.h"
+#include "engine.h"
+#include "uxt_io.h"
+
+#define TRACE_CAP (4u << 20)
+
+static u8 *trace;
+static size_t trace_len;
+static struct gen G;
+static u64 injected; /* allocations the last generate() made fail */
+
+/* Generate scenario name into `trace`; with fail_at, make the Nth frame
+ * allocation fail. Returns the generator's status. */
+static int generate(const char *name, u64 n, u64 fail_at)
+{
+	const struct scenario *s = scenario_find(name);
+	if (!s)
+		return -2;
+	if (!trace)
+		trace = malloc(TRACE_CAP);
+	if (gen_open(&G, NULL, trace, TRACE_CAP, s->frames))
+		return -2;
+	G.host.fail_at = fail_at ? G.host.allocs + fail_at : 0;
+	int rc = s->run(&G, n);
+	trace_len = gen_len(&G);
+	injected = G.host.failures;
+	if (gen_close(&G))
+		rc = -1;
+	return rc;
+}
+
+static int replay(struct replay_result *res, bool keep_going)
+{
+	static FILE *devnull;
+	if (!devnull)
+		devnull = fopen("/dev/null", "w");
+	struct replay_opts o = { .keep_going = keep_going, .check_every = 1, .log = devnull };
+	return replay_buffer(trace, trace_len, &o, res);
+}
+
+static void check_scenario(const char *name, u64 n)
+{
+	struct replay_result res;
+	CHECK_EQ(generate(name, n, 0), 0);
+	CHECK_EQ(replay(&res, false), REPLAY_IDENTICAL);
+	CHECK(res.st.exits > 0);
+	CHECK_EQ(res.st.divergences, 0);
+}
+
+TEST(scenario_boot_replays_identically) { check_scenario("boot", 0); }
+TEST(scenario_hostile_replays_identically) { check_scenario("hostile", 0); }
+TEST(scenario_mix_replays_identically) { check_scenario("mix", 3000); }
+
+/* The hostile scenario ends as designed: guests crash, the host's bad calls
+ * fail, the victim survives, and the hypervisor never fails. */
+TEST(scenario_hostile_outcomes)
+{
+	struct replay_result res;
+	CHECK_EQ(generate("hostile", 0, 0), 0);
+	CHECK_EQ(replay(&res, false), REPLAY_IDENTICAL);
+	CHECK_EQ(res.st.by_fate[UXT_FATE_CRASHED], 6);
+	CHECK(res.st.by_reason[EXIT_VMCALL] >= 15);
+}
+
+/* Find the first output item of the given tag in the skip+1'th exit that
+ * has one, and flip a bit in it. */
+static int flip_output(u8 tag, int skip)
+{
+	struct uxt_reader rd;
+	struct uxt_event ev;
+	struct uxt_item_iter it;
+	struct uxt_item item;
+	if (uxt_open(&rd, trace, trace_len, false))
+		return -1;
+	while (uxt_next(&rd, &ev) > 0) {
+		if (ev.kind != UXT_EV_EXIT)
+			continue;
+		uxt_items_begin(&it, &ev);
+		while (uxt_items_next(&it, &item) > 0)
+			if (item.tag == tag) {
+				if (skip-- > 0)
+					break;
+				trace[item.offset + 4 + item.len - 1] ^= 0x40;
+				return 0;
+			}
+	}
+	return -1;
+}
+
+TEST(replay_reports_divergence)
+{
+	struct replay_result res;
+	CHECK_EQ(generate("boot", 0, 0), 0);
+	CHECK_EQ(flip_output(UXT_IT_VMCS_OUT, 0), 0);
+	CHECK_EQ(replay(&res, false), REPLAY_DIVERGED);
+	CHECK_EQ(res.st.divergences, 1);
+	CHECK(strstr(res.msg, "expected VMCS"));
+	CHECK(strstr(res.msg, "got VMCS"));
+	CHECK(strstr(res.msg, "event "));
+}
+
+TEST(replay_keep_going_counts_all)
+{
+	struct replay_result res;
+	CHECK_EQ(generate("boot", 0, 0), 0);
+	CHECK_EQ(flip_output(UXT_IT_VMCS_OUT, 0), 0);
+	CHECK_EQ(flip_output(UXT_IT_VMCS_OUT, 5), 0);
+	CHECK_EQ(replay(&res, true), REPLAY_DIVERGED);
+	CHECK_EQ(res.st.divergences, 2);
+	CHECK(strstr(res.msg, "2 divergences"));
+}
+
+/* A trace cut anywhere is unusable (2) with an offset, never a crash. */
+TEST(replay_truncated_everywhere)
+{
+	struct replay_result res;
+	CHECK_EQ(generate("hostile", 0, 0), 0);
+	size_t full = trace_len;
+	size_t step = full / 3000 + 1;
+	for (size_t cut = 0; cut < full; cut += step) {
+		trace_len = cut;
+		int rc = replay(&res, false);
+		CHECK_EQ(rc, REPLAY_BAD_TRACE);
+		CHECK(strstr(res.msg, "offset "));
+	}
+	trace_len = full;
+}
+
+/* Random corruption: any status but a hypervisor failure. */
+TEST(replay_corrupted_bytes)
+{
+	struct replay_result res;
+	CHECK_EQ(generate("boot", 0, 0), 0);
+	u8 *orig = malloc(trace_len);
+	memcpy(orig, trace, trace_len);
+	u64 seed = 12345;
+	for (int i = 0; i < 400; i++) {
+		memcpy(trace, orig, trace_len);
+		for (int k = 0; k < 1 + i % 4; k++) {
+			seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+			trace[32 + (seed >> 33) % (trace_len - 32)] ^= (u8)(1u << (seed >> 61));
+		}
+		int rc = replay(&res, false);
+		if (rc == REPLAY_HV_FAILED) {
+			printf("    corruption %d: %s\n", i, res.msg);
+			free(orig);
+			CHECK(rc != REPLAY_HV_FAILED);
+		}
+	}
+	free(orig);
+}
+
+/* Generate each scenario with the Nth allocation failing, for every N the
+ * scenario reaches: a clean error or success, never a crash or a leak
+ * (gen_close checks invariants and leaks). */
+static void fault_inject(const char *name)
+{
+	u64 n;
+	for (n = 1; n < 10000; n++) {
+		int rc = generate(name, 200, n);
+		if (rc == -1 && strstr(G.err, "leak")) {
+			printf("    fail_at %llu: %s\n", (unsigned long long)n, G.err);
+			CHECK(0);
+		}
+		if (rc == -1 && strstr(G.err, "invariant")) {
+			printf("    fail_at %llu: %s\n", (unsigned long long)n, G.err);
+			CHECK(0);
+		}
+		if (injected == 0)
+			break; /* the scenario no longer reaches allocation N */
+	}
+	CHECK(n > 5);
+	/* The same on replay: divergence is expected, failure is not. */
+	CHECK_EQ(generate(name, 200, 0), 0);
+	for (u64 k = 2; k < n; k++) { /* k = 1: the frame table; no start */
+		static FILE *devnull;
+		if (!devnull)
+			devnull = fopen("/dev/null", "w");
+		struct replay_opts o = { .check_every = 1, .fail_alloc = k, .log = devnull };
+		struct replay_result res;
+		int rc = replay_buffer(trace, trace_len, &o, &res);
+		if (rc == REPLAY_HV_FAILED || rc == REPLAY_BAD_TRACE)
+			printf("    replay fail_at %llu: %s\n", (unsigned long long)k, res.msg);
+		CHECK(rc == REPLAY_IDENTICAL || rc == REPLAY_DIVERGED);
+	}
+}
+
+TEST(fault_injection_boot) { fault_inject("boot"); }
+TEST(fault_injection_hostile) { fault_inject("hostile"); }
+TEST(fault_injection_mix) { fault_inject("mix"); }

@@ -1,0 +1,242 @@
+/* Internal state and helpers shared by the core's files. */
+#ifndef HV_CORE_H
+#define HV_CORE_H
+
+#include "hv/types.h"
+#include "hv/host.h"
+#include "hv/hv.h"
+#include "hv/exits.h"
+#include "uxt.h"
+
+#define HV_MAX_DOMAINS 64
+#define HV_MAX_VCPUS 8
+#define HV_MAX_MMIO 8
+#define HV_MAX_COUNT (1u << 20)   /* frames per populate/unmap call */
+#define HV_MAX_LEN (1u << 20)     /* bytes per load/console call */
+#define HV_P2M_GFN_LIMIT (1ull << 36) /* 48-bit guest-physical space */
+#define HV_HOST_DOMID 0           /* the de-privileged host's container */
+
+/* General-purpose registers, in x86 encoding order (RSP lives in the VMCS). */
+enum gpr { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12,
+	   R13, R14, R15, NR_GPRS };
+
+/* Frame table. */
+enum frame_type { FT_FREE, FT_HV, FT_P2M, FT_RAM, FT_VMCS };
+#define OWNER_NONE 0xffff
+#define OWNER_HV 0xfffe
+struct hv_frame {
+	u16 owner; /* domid, OWNER_HV or OWNER_NONE */
+	u8 type;   /* enum frame_type */
+	u8 flags;
+	u32 refs;  /* p2m leaf mappings of this frame */
+	u32 check; /* scratch for the invariant checker */
+	u32 pad;
+};
+
+/* EPT entry bits (SDM 28.3.2). */
+#define EPT_R BIT(0)
+#define EPT_W BIT(1)
+#define EPT_X BIT(2)
+#define EPT_RWX (EPT_R | EPT_W | EPT_X)
+#define EPT_MT_SHIFT 3
+#define EPT_MT_MASK (7ull << EPT_MT_SHIFT)
+#define EPT_IPAT BIT(6)
+#define EPT_LARGE BIT(7)
+#define EPT_ADDR_MASK 0x000ffffffffff000ull
+#define EPT_TYPE_SHIFT 52 /* software bits 52-55: p2m type */
+#define EPT_TYPE_MASK (0xfull << EPT_TYPE_SHIFT)
+#define EPT_MT_UC 0
+#define EPT_MT_WB 6
+
+/* EPT entry fields and the rules for a well-formed leaf, shared by the p2m
+ * (which builds entries) and the invariant checker (which audits them). */
+static inline u64 ept_mfn(u64 e) { return (e & EPT_ADDR_MASK) >> PAGE_SHIFT; }
+static inline u8 ept_type(u64 e) { return (u8)((e & EPT_TYPE_MASK) >> EPT_TYPE_SHIFT); }
+static inline u8 ept_memtype(u64 e) { return (u8)((e & EPT_MT_MASK) >> EPT_MT_SHIFT); }
+/* Write without read is an EPT misconfiguration (SDM 28.3.3.1). */
+static inline bool ept_perms_valid(u32 perms)
+{
+	return !(perms & ~EPT_RWX) && !((perms & EPT_W) && !(perms & EPT_R));
+}
+/* UC, WC, WT, WP, WB; 2, 3 and 7 are reserved (misconfiguration). */
+static inline bool ept_memtype_valid(u8 mt)
+{
+	return mt == 0 || mt == 1 || mt == 4 || mt == 5 || mt == 6;
+}
+
+enum p2m_type { P2M_NONE, P2M_RAM, P2M_MMIO };
+
+struct p2m {
+	u64 root_mfn;     /* PML4 table */
+	u64 nr_tables;    /* frames used for tables, root included */
+	u64 max_gfn;      /* exclusive */
+};
+
+struct p2m_entry {    /* result of a lookup */
+	u64 mfn;      /* of the 4 KiB frame holding gfn */
+	u32 perms;    /* EPT_R/W/X */
+	u8 type;      /* enum p2m_type */
+	u8 order;     /* 0 or 9 */
+	u8 memtype;
+};
+
+enum domain_state { DOM_FREE, DOM_RUNNING, DOM_PAUSED, DOM_CRASHED,
+		    DOM_SHUTDOWN, DOM_DYING };
+
+/* Pending I/O emulation, completed by HC_IOREQ_COMPLETE. */
+struct pending_io {
+	struct uxt_ioreq req;
+	u8 insn_len;    /* RIP advance on completion */
+	u8 dest_reg;    /* MMIO read: destination GPR */
+	u8 ext;         /* MMIO read: 0 plain, 1 zero-extend, 2 sign-extend */
+	u8 dest_size;   /* MMIO read: destination operand size */
+	u8 addr_size;   /* string I/O: address size in bytes */
+};
+
+struct hv_vcpu {
+	struct hv_domain *dom;
+	u16 id;
+	bool io_pending;
+	bool blocked;
+	u64 gpr[NR_GPRS];
+	u64 vmcs_mfn;
+	void *vmcs_va;
+	u64 msr[MSR_NR_SLOTS];
+	u64 xcr0;
+	u64 cr8;
+	u32 pending_irq;  /* vector + 1, or 0 */
+	struct pending_io io;
+};
+
+struct mmio_range { u64 gfn, count; };
+
+struct hv_domain {
+	u16 id;
+	u8 state;          /* enum domain_state */
+	u32 crash_reason;  /* enum crash_reason */
+	u64 shutdown_code;
+	u32 nr_vcpus;
+	u64 max_frames;    /* RAM frames the host allows */
+	u64 nr_ram;        /* RAM frames mapped */
+	struct p2m p2m;
+	u32 nr_mmio;
+	struct mmio_range mmio[HV_MAX_MMIO];
+	u32 con_len;
+	char con[128];     /* console line being assembled */
+	struct hv_vcpu vcpu[HV_MAX_VCPUS];
+};
+
+struct hv_rec {
+	u8 *buf;
+	u32 len, cap;
+	bool on, inputs, overflow;
+	u64 vmcs_seen[(VMCS_NR_FIELDS + 63) / 64];
+	u32 gpr_seen;
+};
+
+struct hv_state {
+	const struct hv_host_ops *ops;
+	void *ctx;
+	u64 first_mfn, nr_frames;
+	struct hv_frame *frames;   /* nr_frames entries */
+	u64 frame_table_mfn;       /* first frame of the frame table */
+	u64 frame_table_frames;
+	u64 in_use;                /* frames held by the core */
+	struct hv_domain dom[HV_MAX_DOMAINS];
+	struct hv_rec rec;
+	bool started;
+};
+
+extern struct hv_state hv;
+
+/* lib.c: freestanding helpers. */
+void *hv_memset(void *d, int c, size_t n);
+void *hv_memcpy(void *d, const void *s, size_t n);
+int hv_memcmp(const void *a, const void *b, size_t n);
+size_t hv_strlen(const char *s);
+/* Format into buf: %s %d %u %x %lx %lu %ld %llx %c %p (no floats). */
+int hv_snprintf(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void hv_log(enum hv_log_level lvl, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void hv_panic(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+
+#define HV_ASSERT(c)                                                           \
+	do {                                                                   \
+		if (unlikely(!(c)))                                            \
+			hv_panic("assertion failed: %s at %s:%d", #c, __FILE__, \
+				 __LINE__);                                    \
+	} while (0)
+
+/* frame.c: the frame table and frame allocation. */
+int frame_table_init(u64 first_mfn, u64 nr_frames);
+void frame_table_fini(void);
+struct hv_frame *frame_get(u64 mfn); /* NULL if outside the table */
+u64 frame_alloc(unsigned order, u16 owner, u8 type); /* INVALID_MFN on failure */
+void frame_free(u64 mfn); /* one frame back to the host */
+void *frame_map(u64 mfn);
+void frame_unmap(void *va);
+
+/* p2m.c: the guest-physical map, kept directly in EPT format. */
+int p2m_init(struct hv_domain *d);
+void p2m_destroy(struct hv_domain *d); /* unmaps everything, frees tables */
+int p2m_map(struct hv_domain *d, u64 gfn, u64 mfn, unsigned order, u32 perms,
+	    u8 type, u8 memtype);
+int p2m_unmap(struct hv_domain *d, u64 gfn, unsigned order);
+int p2m_set_perms(struct hv_domain *d, u64 gfn, u32 perms);
+int p2m_split(struct hv_domain *d, u64 gfn);
+int p2m_lookup(const struct hv_domain *d, u64 gfn, struct p2m_entry *e);
+u64 p2m_eptp(const struct hv_domain *d);
+/* Walk callback used by the invariant checker: one call per entry. */
+typedef int (*p2m_visit_fn)(void *arg, unsigned level, u64 gfn, u64 entry,
+			    u64 table_mfn);
+int p2m_walk(const struct hv_domain *d, p2m_visit_fn fn, void *arg);
+
+/* vcpu.c */
+int vcpu_init(struct hv_domain *d, unsigned id);
+void vcpu_fini(struct hv_vcpu *v);
+
+/* domain.c */
+struct hv_domain *domain_get(u32 domid);
+s64 domain_create(u32 nr_vcpus, u64 max_frames);
+int domain_destroy(struct hv_domain *d);
+void domain_crash(struct hv_domain *d, u32 reason);
+int domain_populate(struct hv_domain *d, u64 gfn, u64 count, unsigned order);
+s64 domain_unmap(struct hv_domain *d, u64 gfn, u64 count);
+int domain_add_mmio(struct hv_domain *d, u64 gfn, u64 count);
+bool domain_is_mmio(const struct hv_domain *d, u64 gfn);
+
+/* guestmem.c: guest memory access through the p2m (recorded). */
+int guest_read(struct hv_domain *d, u64 gpa, void *buf, u32 len);
+int guest_write(struct hv_domain *d, u64 gpa, const void *buf, u32 len);
+/* Translate a guest linear address with the guest's paging (recorded
+ * reads of its page tables). Returns 0 and sets *gpa, or -HV_EFAULT. */
+int guest_linear_to_phys(struct hv_vcpu *v, u64 gla, bool write, u64 *gpa);
+
+/* vmcs.c / regs: VMCS and register access, recorded when recording. */
+u64 vmr(u32 enc);
+void vmw(u32 enc, u64 val);
+u64 reg_get(struct hv_vcpu *v, unsigned r);
+void reg_set(struct hv_vcpu *v, unsigned r, u64 val);
+void advance_rip(struct hv_vcpu *v);
+void inject_exception(struct hv_vcpu *v, u8 vector, bool has_err, u32 err);
+#define inject_gp(v) inject_exception((v), 13, true, 0)
+#define inject_ud(v) inject_exception((v), 6, false, 0)
+
+/* record.c: append trace items while recording. */
+void rec_item(u8 tag, u8 aux, const void *a, u32 alen, const void *b, u32 blen);
+void rec_vmcs(u8 tag, u32 enc, u64 val);
+void rec_u64(u8 tag, u8 aux, u64 val);
+void rec_fate(unsigned fate, u32 reason, u64 arg);
+void rec_exit_start(void);
+u32 cpuid_input(u32 leaf, u32 sub, u32 out[4]); /* arch_cpuid + record */
+u64 tsc_input(void);                            /* arch_rdtsc + record */
+
+/* hypercall.c */
+s64 hypercall(struct hv_domain *caller, bool from_guest, u32 nr,
+	      const u64 args[4], const void *data, u32 len, unsigned *fate);
+
+/* invariants.c */
+int check_invariants(char *msg, u32 msglen);
+
+#endif

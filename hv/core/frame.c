@@ -1,0 +1,101 @@
+/* The frame table: one entry per machine frame the host may donate, saying
+ * who owns it, what it holds and how many p2m mappings refer to it. */
+#include "core.h"
+
+static unsigned order_for(u64 bytes)
+{
+	unsigned order = 0;
+	while ((PAGE_SIZE << order) < bytes)
+		order++;
+	return order;
+}
+
+int frame_table_init(u64 first_mfn, u64 nr_frames)
+{
+	u64 bytes = nr_frames * sizeof(struct hv_frame);
+	unsigned order = order_for(bytes);
+	u64 mfn = hv.ops->alloc_frames(hv.ctx, order);
+	if (mfn == INVALID_MFN)
+		return -HV_ENOMEM;
+	if (mfn < first_mfn || mfn + (1ull << order) > first_mfn + nr_frames) {
+		hv.ops->free_frame(hv.ctx, mfn);
+		return -HV_EINVAL;
+	}
+	hv.first_mfn = first_mfn;
+	hv.nr_frames = nr_frames;
+	hv.frames = hv.ops->map_frame(hv.ctx, mfn);
+	hv.frame_table_mfn = mfn;
+	hv.frame_table_frames = 1ull << order;
+	for (u64 i = 0; i < nr_frames; i++)
+		hv.frames[i] = (struct hv_frame){ .owner = OWNER_NONE };
+	for (u64 i = 0; i < hv.frame_table_frames; i++) {
+		hv.frames[mfn - first_mfn + i].owner = OWNER_HV;
+		hv.frames[mfn - first_mfn + i].type = FT_HV;
+	}
+	hv.in_use = hv.frame_table_frames;
+	return 0;
+}
+
+void frame_table_fini(void)
+{
+	struct hv_frame *ft = hv.frames;
+	u64 mfn = hv.frame_table_mfn;
+	hv.frames = NULL;
+	for (u64 i = 0; i < hv.frame_table_frames; i++)
+		hv.ops->free_frame(hv.ctx, mfn + i);
+	hv.in_use -= hv.frame_table_frames;
+	hv.ops->unmap_frame(hv.ctx, ft);
+}
+
+struct hv_frame *frame_get(u64 mfn)
+{
+	if (mfn < hv.first_mfn || mfn - hv.first_mfn >= hv.nr_frames)
+		return NULL;
+	return &hv.frames[mfn - hv.first_mfn];
+}
+
+u64 frame_alloc(unsigned order, u16 owner, u8 type)
+{
+	u64 mfn = hv.ops->alloc_frames(hv.ctx, order);
+	if (mfn == INVALID_MFN)
+		return INVALID_MFN;
+	u64 n = 1ull << order;
+	/* A host that hands out frames outside the range it declared, or
+	 * frames we already hold, is hostile: refuse them. */
+	for (u64 i = 0; i < n; i++) {
+		struct hv_frame *f = frame_get(mfn + i);
+		if (!f || f->type != FT_FREE) {
+			hv_log(HV_LOG_ERR, "host donated bad frame %llx",
+			       (unsigned long long)(mfn + i));
+			return INVALID_MFN;
+		}
+	}
+	for (u64 i = 0; i < n; i++)
+		*frame_get(mfn + i) = (struct hv_frame){ .owner = owner, .type = type };
+	hv.in_use += n;
+	return mfn;
+}
+
+void frame_free(u64 mfn)
+{
+	struct hv_frame *f = frame_get(mfn);
+	HV_ASSERT(f && f->type != FT_FREE && f->refs == 0);
+	*f = (struct hv_frame){ .owner = OWNER_NONE };
+	hv.in_use--;
+	hv.ops->free_frame(hv.ctx, mfn);
+}
+
+void *frame_map(u64 mfn)
+{
+	return hv.ops->map_frame(hv.ctx, mfn);
+}
+
+void frame_unmap(void *va)
+{
+	hv.ops->unmap_frame(hv.ctx, va);
+}
+
+u64 hv_frames_in_use(void)
+{
+	return hv.in_use;
+}

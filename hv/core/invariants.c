@@ -1,0 +1,214 @@
+/* The invariant checker: audits the core's whole state against the rules
+ * the rest of the core relies on. Fuzzers run it after every event, so it
+ * is O(frames + tables) and allocates nothing.
+ *
+ * Pass 1 clears the frame table's .check scratch. Pass 2 walks every live
+ * domain and counts, in .check, how often each frame is reached: a table or
+ * VMCS frame must be reached exactly once, a RAM frame once per p2m leaf
+ * that maps it. Pass 3 goes over the frame table: .refs must match those
+ * counts, and every frame the core holds must be the hypervisor's or have
+ * been reached from a live domain (anything else is a leak). */
+#include "core.h"
+
+struct audit {
+	const struct hv_domain *d; /* the domain being walked */
+	u64 tables, ram;           /* tables and 4 KiB leaf frames reached */
+	char *msg;
+	u32 msglen;
+};
+
+#define FAIL(a, ...) (hv_snprintf((a)->msg, (a)->msglen, __VA_ARGS__), -1)
+
+typedef unsigned long long ull; /* what %llx prints */
+
+static const char *type_name(u8 type)
+{
+	static const char *const names[] = { "free", "hv", "p2m", "ram", "vmcs" };
+	return type < ARRAY_SIZE(names) ? names[type] : "bad-type";
+}
+
+/* The domain refers to mfn as a frame of the given type ("what at" says
+ * where from): it must be one, and the domain's. Counts the reference. */
+static int claim(struct audit *a, u64 mfn, u8 type, bool once,
+		 const char *what, u64 at)
+{
+	struct hv_frame *f = frame_get(mfn);
+	unsigned id = a->d->id;
+	if (!f)
+		return FAIL(a, "d%u %s %llx: mfn %llx is outside the frame table",
+			    id, what, (ull)at, (ull)mfn);
+	if (f->type != type || f->owner != a->d->id)
+		return FAIL(a, "d%u %s %llx: mfn %llx is a %s frame of owner %x, "
+			       "expected a %s frame of d%u",
+			    id, what, (ull)at, (ull)mfn, type_name(f->type),
+			    f->owner, type_name(type), id);
+	if (++f->check > 1 && once)
+		return FAIL(a, "d%u %s %llx: %s frame %llx is reached twice", id,
+			    what, (ull)at, type_name(type), (ull)mfn);
+	return 0;
+}
+
+/* A 4 KiB leaf at level 1 or a 2 MiB leaf at level 2. */
+static int audit_leaf(struct audit *a, unsigned level, u64 gfn, u64 e)
+{
+	unsigned id = a->d->id;
+	u64 n = level == 2 ? 1ull << LARGE_ORDER : 1;
+	u64 mfn = ept_mfn(e);
+	if (ept_type(e) != P2M_RAM)
+		return FAIL(a, "d%u gfn %llx: leaf of p2m type %u (only RAM is "
+			       "mapped)", id, (ull)gfn, ept_type(e));
+	if (!ept_memtype_valid(ept_memtype(e)))
+		return FAIL(a, "d%u gfn %llx: reserved memory type %u", id,
+			    (ull)gfn, ept_memtype(e));
+	if (mfn & (n - 1))
+		return FAIL(a, "d%u gfn %llx: 2 MiB leaf at unaligned mfn %llx",
+			    id, (ull)gfn, (ull)mfn);
+	for (u64 i = 0; i < n; i++) {
+		int rc = claim(a, mfn + i, FT_RAM, false, "gfn", gfn + i);
+		if (rc)
+			return rc;
+	}
+	a->ram += n;
+	return 0;
+}
+
+/* A pointer to the next level's table. We build them with full rights and
+ * nothing else: restricted rights here would make lookups (which report the
+ * leaf's) wrong, and bits 3-6 are reserved. */
+static int audit_table(struct audit *a, unsigned level, u64 gfn, u64 e)
+{
+	unsigned id = a->d->id;
+	if ((e & ~EPT_ADDR_MASK) != EPT_RWX)
+		return FAIL(a, "d%u gfn %llx: level %u table entry %llx has "
+			       "bits other than RWX set or rights missing",
+			    id, (ull)gfn, level, (ull)e);
+	int rc = claim(a, ept_mfn(e), FT_P2M, true, "table for gfn", gfn);
+	if (rc)
+		return rc;
+	a->tables++;
+	return 0;
+}
+
+/* p2m_walk callback: one call per in-use entry, before the walk descends. */
+static int visit(void *arg, unsigned level, u64 gfn, u64 e, u64 table_mfn)
+{
+	struct audit *a = arg;
+	(void)table_mfn;
+	if (!ept_perms_valid((u32)(e & EPT_RWX)))
+		return FAIL(a, "d%u gfn %llx: level %u entry %llx is write "
+			       "without read (EPT misconfiguration)",
+			    a->d->id, (ull)gfn, level, (ull)e);
+	/* Large pages are 2 MiB only: bit 7 is a 1 GiB page at level 3 (not
+	 * used), reserved at level 4 and meaningless at level 1. */
+	if ((e & EPT_LARGE) && level != 2)
+		return FAIL(a, "d%u gfn %llx: large-page bit in a level %u entry",
+			    a->d->id, (ull)gfn, level);
+	if (level == 1 || (e & EPT_LARGE))
+		return audit_leaf(a, level, gfn, e);
+	return audit_table(a, level, gfn, e);
+}
+
+static int audit_domain(struct audit *a)
+{
+	const struct hv_domain *d = a->d;
+	if (d->nr_vcpus > HV_MAX_VCPUS)
+		return FAIL(a, "d%u: %u vCPUs", d->id, d->nr_vcpus);
+	int rc = claim(a, d->p2m.root_mfn, FT_P2M, true, "root table for gfn", 0);
+	if (rc)
+		return rc;
+	a->tables = 1;
+	a->ram = 0;
+	rc = p2m_walk(d, visit, a);
+	if (rc)
+		return rc;
+	if (a->tables != d->p2m.nr_tables)
+		return FAIL(a, "d%u: p2m.nr_tables is %llu but %llu tables are "
+			       "reached", d->id, (ull)d->p2m.nr_tables,
+			    (ull)a->tables);
+	if (a->ram != d->nr_ram)
+		return FAIL(a, "d%u: nr_ram is %llu but %llu 4 KiB frames are "
+			       "mapped", d->id, (ull)d->nr_ram, (ull)a->ram);
+	for (u32 k = 0; k < d->nr_vcpus; k++) {
+		rc = claim(a, d->vcpu[k].vmcs_mfn, FT_VMCS, true, "vcpu", k);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static const char *owner_state(u16 owner)
+{
+	if (owner < HV_MAX_DOMAINS)
+		return hv.dom[owner].state == DOM_FREE ? "dead domain"
+						       : "live domain";
+	return owner == OWNER_HV ? "hypervisor" : "nobody";
+}
+
+/* A held frame: its references must be the leaves that map it (only RAM
+ * is ever mapped), and it must belong to the hypervisor or have been
+ * reached from its owner. */
+static int audit_frame(struct audit *a, u64 mfn, const struct hv_frame *f)
+{
+	u32 leaves = f->type == FT_RAM ? f->check : 0;
+	if (f->type > FT_VMCS)
+		return FAIL(a, "mfn %llx: bad frame type %u", (ull)mfn, f->type);
+	if (f->refs != leaves)
+		return FAIL(a, "mfn %llx (%s frame of owner %x): refs is %u but "
+			       "%u p2m leaves map it", (ull)mfn,
+			    type_name(f->type), f->owner, f->refs, leaves);
+	if (f->type == FT_HV) {
+		if (f->owner != OWNER_HV)
+			return FAIL(a, "mfn %llx: hv frame of owner %x", (ull)mfn,
+				    f->owner);
+		return 0;
+	}
+	if (!f->check)
+		return FAIL(a, "mfn %llx: leaked %s frame of owner %x (%s): not "
+			       "reached from any live domain", (ull)mfn,
+			    type_name(f->type), f->owner, owner_state(f->owner));
+	return 0;
+}
+
+static int audit_frames(struct audit *a)
+{
+	u64 held = 0;
+	for (u64 i = 0; i < hv.nr_frames; i++) {
+		const struct hv_frame *f = &hv.frames[i];
+		u64 mfn = hv.first_mfn + i;
+		if (f->type == FT_FREE) {
+			if (f->owner != OWNER_NONE || f->refs)
+				return FAIL(a, "mfn %llx: free frame of owner %x "
+					       "with %u refs", (ull)mfn, f->owner,
+					    f->refs);
+			continue;
+		}
+		held++;
+		int rc = audit_frame(a, mfn, f);
+		if (rc)
+			return rc;
+	}
+	if (held != hv.in_use)
+		return FAIL(a, "in_use is %llu but %llu frames are held",
+			    (ull)hv.in_use, (ull)held);
+	return 0;
+}
+
+int check_invariants(char *msg, u32 msglen)
+{
+	struct audit a = { .msg = msg, .msglen = msglen };
+	if (!hv.started)
+		return 0; /* nothing to check */
+	for (u64 i = 0; i < hv.nr_frames; i++)
+		hv.frames[i].check = 0;
+	for (u32 i = 0; i < HV_MAX_DOMAINS; i++) {
+		if (hv.dom[i].state == DOM_FREE)
+			continue;
+		a.d = &hv.dom[i];
+		if (a.d->id != i)
+			return FAIL(&a, "domain slot %u holds d%u", i, a.d->id);
+		int rc = audit_domain(&a);
+		if (rc)
+			return rc;
+	}
+	return audit_frames(&a);
+}

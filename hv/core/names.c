@@ -1,0 +1,82 @@
+/* Name tables, expanded from the one table of each kind of constant. */
+#include "core.h"
+
+const char *exit_reason_name(u32 reason)
+{
+	switch (reason) {
+#define X(name, num, handler) case num: return #name;
+#include "hv/tables/exit_reasons.def"
+#undef X
+	}
+	return "UNKNOWN_EXIT";
+}
+
+int vmcs_field_index(u32 enc)
+{
+	switch (enc) {
+#define X(name, e) case e: return VMCS_IDX_##name;
+#include "hv/tables/vmcs_fields.def"
+#undef X
+	}
+	return -1;
+}
+
+const char *vmcs_field_name(u32 enc)
+{
+	switch (enc) {
+#define X(name, e) case e: return #name;
+#include "hv/tables/vmcs_fields.def"
+#undef X
+	}
+	return "UNKNOWN_FIELD";
+}
+
+const char *msr_name(u32 idx)
+{
+	switch (idx) {
+#define X(name, i, kind, arg) case i: return #name;
+#include "hv/tables/msrs.def"
+#undef X
+	}
+	return "UNKNOWN_MSR";
+}
+
+const char *hypercall_name(u32 nr)
+{
+	switch (nr) {
+#define X(name, n, callers, nargs, a0, a1, a2, a3) case n: return #name;
+#include "hv/tables/hypercalls.def"
+#undef X
+	}
+	return "UNKNOWN_HYPERCALL";
+}
+
+const char *crash_reason_text(u32 code)
+{
+	switch (code) {
+#define X(name, c, text) case c: return text;
+#include "hv/tables/crash_reasons.def"
+#undef X
+	}
+	return "unknown reason";
+}
+
+const char *crash_reason_name(u32 code)
+{
+	switch (code) {
+#define X(name, c, text) case c: return #name;
+#include "hv/tables/crash_reasons.def"
+#undef X
+	}
+	return "UNKNOWN";
+}
+
+const char *hv_strerror(long err)
+{
+	switch (err < 0 ? -err : err) {
+#define X(name, val, text) case val: return text;
+		HV_ERRORS(X)
+#undef X
+	}
+	return "unknown error";
+}

@@ -1,0 +1,487 @@
+/* The guest-physical-to-machine map, kept directly in Intel EPT format
+ * (SDM 28.3) so the hardware walks the same tables the core edits: a
+ * 4-level tree of 4 KiB tables of 512 entries, PML4 (level 4), PDPT (3),
+ * PD (2) and PT (1). A leaf maps 4 KiB at level 1 or 2 MiB at level 2
+ * (bit 7); 1 GiB leaves are not used. The p2m type lives in software bits
+ * 52-55, so a leaf whose rights are all cleared (a not-present entry to the
+ * hardware, which then faults) still says what it maps: an entry is in use
+ * iff it is non-zero.
+ *
+ * Ownership: every table is an FT_P2M frame of the domain, counted in
+ * p2m.nr_tables. Each 4 KiB RAM frame under a leaf holds one reference per
+ * mapping (frame.refs) and d->nr_ram counts 4 KiB mappings. Unmapping drops
+ * the references and gives a frame back when its last mapping goes: after
+ * p2m_map() succeeds the p2m owns the frame's lifetime.
+ *
+ * Every operation either completes or, on an error, changes nothing. */
+#include "core.h"
+#include "hv/arch.h"
+
+#define EPT_ENTRIES 512
+#define EPT_LEVELS 4
+#define LARGE_FRAMES (1ull << LARGE_ORDER)
+
+/* ---- entry encoding ---- */
+
+static unsigned level_shift(unsigned level)
+{
+	return LARGE_ORDER * (level - 1);
+}
+
+static unsigned slot_index(u64 gfn, unsigned level)
+{
+	return (unsigned)(gfn >> level_shift(level)) & (EPT_ENTRIES - 1);
+}
+
+/* Bit 7 is never set by us outside level 2, but trusting it at every level
+ * keeps a walk from descending through a corrupted entry. */
+static bool is_leaf(u64 e, unsigned level)
+{
+	return level == 1 || (e & EPT_LARGE);
+}
+
+static unsigned leaf_order(unsigned level)
+{
+	return level == 2 ? LARGE_ORDER : 0;
+}
+
+/* Access is the AND of the rights at every level: table entries grant
+ * everything so that the leaf alone decides (and lookups can report it). */
+static u64 table_entry(u64 mfn)
+{
+	return mfn << PAGE_SHIFT | EPT_RWX;
+}
+
+static u64 leaf_entry(u64 mfn, unsigned order, u32 perms, u8 type, u8 memtype)
+{
+	return mfn << PAGE_SHIFT | perms | (u64)memtype << EPT_MT_SHIFT |
+	       (order ? EPT_LARGE : 0) | (u64)type << EPT_TYPE_SHIFT;
+}
+
+/* The guest-physical space the tables can express, capped by the domain. */
+static u64 gfn_limit(const struct hv_domain *d)
+{
+	return d->p2m.max_gfn < HV_P2M_GFN_LIMIT ? d->p2m.max_gfn
+						 : HV_P2M_GFN_LIMIT;
+}
+
+/* A 4 KiB or 2 MiB range, naturally aligned, inside the space. */
+static int range_check(const struct hv_domain *d, u64 gfn, unsigned order)
+{
+	if (order != 0 && order != LARGE_ORDER)
+		return -HV_EINVAL;
+	u64 n = 1ull << order;
+	if (gfn & (n - 1))
+		return -HV_EINVAL;
+	if (gfn >= gfn_limit(d) || gfn_limit(d) - gfn < n)
+		return -HV_ERANGE;
+	return 0;
+}
+
+/* ---- table access ---- */
+
+/* Where an entry lives. A descent towards a gfn ends at one of these. */
+struct slot {
+	u64 table; /* mfn of the table holding the entry */
+	unsigned idx, level;
+	u64 e;     /* the entry's value */
+};
+
+static u64 entry_read(u64 table, unsigned idx)
+{
+	u64 *t = frame_map(table);
+	u64 e = t[idx];
+	frame_unmap(t);
+	return e;
+}
+
+static void entry_write(u64 table, unsigned idx, u64 e)
+{
+	u64 *t = frame_map(table);
+	t[idx] = e;
+	frame_unmap(t);
+}
+
+static void slot_write(struct slot *s, u64 e)
+{
+	entry_write(s->table, s->idx, e);
+	s->e = e;
+}
+
+/* Descend from the root towards gfn's entry at level stop, stopping early
+ * at an empty entry or a leaf. One map per level, no allocation. */
+static void descend(const struct hv_domain *d, u64 gfn, unsigned stop,
+		    struct slot *s)
+{
+	s->table = d->p2m.root_mfn;
+	for (s->level = EPT_LEVELS;; s->level--) {
+		s->idx = slot_index(gfn, s->level);
+		s->e = entry_read(s->table, s->idx);
+		if (s->level == stop || !s->e || is_leaf(s->e, s->level))
+			return;
+		s->table = ept_mfn(s->e);
+	}
+}
+
+static bool table_empty(u64 table)
+{
+	u64 *t = frame_map(table);
+	unsigned i = 0;
+	while (i < EPT_ENTRIES && !t[i])
+		i++;
+	frame_unmap(t);
+	return i == EPT_ENTRIES;
+}
+
+/* A new, empty table. Recycled frames hold stale data: zero it. */
+static u64 table_alloc(struct hv_domain *d)
+{
+	u64 mfn = frame_alloc(0, d->id, FT_P2M);
+	if (mfn == INVALID_MFN)
+		return INVALID_MFN;
+	void *t = frame_map(mfn);
+	hv_memset(t, 0, PAGE_SIZE);
+	frame_unmap(t);
+	d->p2m.nr_tables++;
+	return mfn;
+}
+
+static void table_free(struct hv_domain *d, u64 mfn)
+{
+	frame_free(mfn);
+	d->p2m.nr_tables--;
+}
+
+/* ---- RAM frame references ---- */
+
+/* Only frames the domain owns as RAM may back its RAM: never the
+ * hypervisor's, another domain's, or a page table. */
+static bool ram_owned(const struct hv_domain *d, u64 mfn, u64 n)
+{
+	for (u64 i = 0; i < n; i++) {
+		const struct hv_frame *f = frame_get(mfn + i);
+		if (!f || f->type != FT_RAM || f->owner != d->id)
+			return false;
+	}
+	return true;
+}
+
+static void ram_get(struct hv_domain *d, u64 mfn, u64 n)
+{
+	for (u64 i = 0; i < n; i++)
+		frame_get(mfn + i)->refs++;
+	d->nr_ram += n;
+}
+
+static void ram_put(struct hv_domain *d, u64 mfn, u64 n)
+{
+	for (u64 i = 0; i < n; i++) {
+		struct hv_frame *f = frame_get(mfn + i);
+		HV_ASSERT(f && f->type == FT_RAM && f->refs);
+		if (--f->refs == 0)
+			frame_free(mfn + i);
+	}
+	HV_ASSERT(d->nr_ram >= n);
+	d->nr_ram -= n;
+}
+
+static void table_destroy(struct hv_domain *d, u64 table, unsigned level);
+
+/* Drop an in-use entry found at level: a leaf's references, or a whole
+ * subtree. The caller has unlinked the entry (and flushed) already. */
+static void entry_drop(struct hv_domain *d, u64 e, unsigned level)
+{
+	if (is_leaf(e, level))
+		ram_put(d, ept_mfn(e), 1ull << leaf_order(level));
+	else
+		table_destroy(d, ept_mfn(e), level - 1);
+}
+
+static void table_destroy(struct hv_domain *d, u64 table, unsigned level)
+{
+	u64 *t = frame_map(table);
+	for (unsigned i = 0; i < EPT_ENTRIES; i++)
+		if (t[i])
+			entry_drop(d, t[i], level);
+	frame_unmap(t);
+	table_free(d, table);
+}
+
+/* ---- building blocks of the operations ---- */
+
+/* After a present entry changed or went away, the TLBs and paging-structure
+ * caches may still hold it. Once per operation. */
+static void p2m_flush(const struct hv_domain *d)
+{
+	arch_invept(p2m_eptp(d));
+}
+
+/* One trace item per successful operation: the range, its new rights and
+ * type (0 and P2M_NONE once unmapped). */
+static void rec_p2m(u64 gfn, unsigned order, u32 perms, u8 type)
+{
+	if (!hv.rec.on)
+		return;
+	u8 p[12];
+	uxt_put64(p, gfn);
+	p[8] = (u8)order;
+	p[9] = (u8)perms;
+	p[10] = type;
+	p[11] = 0;
+	rec_item(UXT_IT_P2M_OUT, 0, p, 12, NULL, 0);
+}
+
+/* Write leaf into the empty entry s, after building the tables missing
+ * between s's level and level target. They are filled in bottom-up before
+ * the top one is linked, so the hardware never sees a half-built path and
+ * a failed allocation leaves nothing behind. */
+static int install(struct hv_domain *d, struct slot *s, u64 gfn,
+		   unsigned target, u64 leaf)
+{
+	u64 made[EPT_LEVELS];
+	unsigned n = 0;
+	u64 e = leaf;
+	for (unsigned level = target; level < s->level; level++) {
+		u64 t = table_alloc(d);
+		if (t == INVALID_MFN) {
+			while (n)
+				table_free(d, made[--n]);
+			return -HV_ENOMEM;
+		}
+		made[n++] = t;
+		entry_write(t, slot_index(gfn, level), e);
+		e = table_entry(t);
+	}
+	slot_write(s, e);
+	return 0;
+}
+
+/* A PT that 4 KiB unmaps emptied: maps nothing, and a 2 MiB map may take
+ * its place. */
+static bool is_empty_pt(const struct slot *s)
+{
+	return s->level == 2 && !is_leaf(s->e, 2) && table_empty(ept_mfn(s->e));
+}
+
+/* Replace the 2 MiB leaf at s by a PT of 512 4 KiB leaves with the same
+ * rights, type and memory type. References stay as they are: each frame is
+ * still mapped once, only by a smaller leaf. */
+static int split_leaf(struct hv_domain *d, struct slot *s)
+{
+	u64 pt = table_alloc(d);
+	if (pt == INVALID_MFN)
+		return -HV_ENOMEM;
+	u64 keep = s->e & ~(EPT_ADDR_MASK | EPT_LARGE);
+	u64 base = ept_mfn(s->e);
+	u64 *t = frame_map(pt);
+	for (u64 i = 0; i < EPT_ENTRIES; i++)
+		t[i] = keep | (base + i) << PAGE_SHIFT;
+	frame_unmap(t);
+	slot_write(s, table_entry(pt));
+	return 0;
+}
+
+/* s is an in-use leaf covering gfn: make it gfn's own 4 KiB leaf,
+ * splitting a 2 MiB one. */
+static int leaf_4k(struct hv_domain *d, u64 gfn, struct slot *s)
+{
+	if (s->level == 1)
+		return 0;
+	int rc = split_leaf(d, s);
+	if (rc)
+		return rc;
+	descend(d, gfn, 1, s);
+	return 0;
+}
+
+/* ---- the operations ---- */
+
+int p2m_init(struct hv_domain *d)
+{
+	d->p2m.nr_tables = 0;
+	u64 root = table_alloc(d);
+	if (root == INVALID_MFN)
+		return -HV_ENOMEM;
+	d->p2m.root_mfn = root;
+	d->p2m.max_gfn = HV_P2M_GFN_LIMIT;
+	return 0;
+}
+
+void p2m_destroy(struct hv_domain *d)
+{
+	if (!d->p2m.nr_tables)
+		return; /* p2m_init() failed or never ran */
+	p2m_flush(d); /* the domain's vCPUs are stopped: nothing refills it */
+	table_destroy(d, d->p2m.root_mfn, EPT_LEVELS);
+	HV_ASSERT(d->p2m.nr_tables == 0 && d->nr_ram == 0);
+	d->p2m.root_mfn = INVALID_MFN;
+}
+
+int p2m_map(struct hv_domain *d, u64 gfn, u64 mfn, unsigned order, u32 perms,
+	    u8 type, u8 memtype)
+{
+	int rc = range_check(d, gfn, order);
+	if (rc)
+		return rc;
+	u64 n = 1ull << order;
+	/* MMIO is never mapped: accesses must fault so they can be emulated. */
+	if ((mfn & (n - 1)) || type != P2M_RAM || !ept_perms_valid(perms) ||
+	    !ept_memtype_valid(memtype) || !ram_owned(d, mfn, n))
+		return -HV_EINVAL;
+	unsigned target = order ? 2 : 1;
+	struct slot s;
+	descend(d, gfn, target, &s);
+	u64 empty_pt = INVALID_MFN;
+	if (s.e) {
+		if (!is_empty_pt(&s))
+			return -HV_EEXIST;
+		empty_pt = ept_mfn(s.e); /* the leaf overwrites its pointer */
+	}
+	rc = install(d, &s, gfn, target, leaf_entry(mfn, order, perms, type, memtype));
+	if (rc)
+		return rc; /* only a path of new tables can fail: no empty PT */
+	ram_get(d, mfn, n);
+	if (empty_pt != INVALID_MFN) {
+		p2m_flush(d); /* before the PT is reused: walks may cache it */
+		table_free(d, empty_pt);
+	}
+	rec_p2m(gfn, order, perms, type);
+	return 0;
+}
+
+/* The entry an unmap clears: gfn's own 4 KiB leaf (splitting a 2 MiB one
+ * around it), or the PD entry of a 2 MiB range that maps something. */
+static int unmap_slot(struct hv_domain *d, u64 gfn, unsigned order,
+		      struct slot *s)
+{
+	descend(d, gfn, order ? 2 : 1, s);
+	if (!s->e)
+		return -HV_ENOENT;
+	if (!order)
+		return leaf_4k(d, gfn, s);
+	return is_empty_pt(s) ? -HV_ENOENT : 0;
+}
+
+int p2m_unmap(struct hv_domain *d, u64 gfn, unsigned order)
+{
+	int rc = range_check(d, gfn, order);
+	if (rc)
+		return rc;
+	struct slot s;
+	rc = unmap_slot(d, gfn, order, &s);
+	if (rc)
+		return rc;
+	u64 old = s.e;
+	slot_write(&s, 0);
+	/* Until the flush, a TLB may still reach the frames: only then can
+	 * they (and a PT under a 2 MiB range) go back. */
+	p2m_flush(d);
+	entry_drop(d, old, s.level);
+	rec_p2m(gfn, order, 0, P2M_NONE);
+	return 0;
+}
+
+int p2m_set_perms(struct hv_domain *d, u64 gfn, u32 perms)
+{
+	int rc = range_check(d, gfn, 0);
+	if (rc)
+		return rc;
+	if (!ept_perms_valid(perms))
+		return -HV_EINVAL;
+	struct slot s;
+	descend(d, gfn, 1, &s);
+	if (!s.e)
+		return -HV_ENOENT;
+	/* Rights the leaf already has need no split and no flush. */
+	if ((s.e & EPT_RWX) != perms) {
+		rc = leaf_4k(d, gfn, &s);
+		if (rc)
+			return rc;
+		slot_write(&s, (s.e & ~EPT_RWX) | perms);
+		p2m_flush(d);
+	}
+	rec_p2m(gfn, 0, perms, ept_type(s.e));
+	return 0;
+}
+
+/* Recorded as the 2 MiB range it covers, with unchanged rights and type:
+ * the guest-visible map is the same, only its granularity changed. A range
+ * already mapped by 4 KiB leaves is left as it is. */
+int p2m_split(struct hv_domain *d, u64 gfn)
+{
+	int rc = range_check(d, gfn, 0);
+	if (rc)
+		return rc;
+	struct slot s;
+	descend(d, gfn, 1, &s);
+	if (!s.e)
+		return -HV_ENOENT;
+	if (s.level == 2) {
+		rc = leaf_4k(d, gfn, &s);
+		if (rc)
+			return rc;
+		p2m_flush(d);
+	}
+	rec_p2m(gfn & ~(LARGE_FRAMES - 1), LARGE_ORDER, (u32)(s.e & EPT_RWX),
+		ept_type(s.e));
+	return 0;
+}
+
+int p2m_lookup(const struct hv_domain *d, u64 gfn, struct p2m_entry *out)
+{
+	if (gfn >= gfn_limit(d))
+		return -HV_ENOENT;
+	struct slot s;
+	descend(d, gfn, 1, &s);
+	if (!s.e)
+		return -HV_ENOENT;
+	unsigned order = leaf_order(s.level);
+	out->mfn = ept_mfn(s.e) + (gfn & ((1ull << order) - 1));
+	out->perms = (u32)(s.e & EPT_RWX);
+	out->type = ept_type(s.e);
+	out->order = (u8)order;
+	out->memtype = ept_memtype(s.e);
+	return 0;
+}
+
+/* EPTP (SDM 24.6.11): write-back paging structures, walk length - 1 in
+ * bits 5:3, the root table's address. */
+u64 p2m_eptp(const struct hv_domain *d)
+{
+	return EPT_MT_WB | (u64)(EPT_LEVELS - 1) << 3 |
+	       d->p2m.root_mfn << PAGE_SHIFT;
+}
+
+static bool is_table_frame(u64 mfn)
+{
+	const struct hv_frame *f = frame_get(mfn);
+	return f && f->type == FT_P2M;
+}
+
+/* Pre-order: fn sees an entry before the walk descends into the table it
+ * points to, so a checker can stop the walk at a bad pointer. The walk
+ * itself only ever follows pointers to p2m table frames. */
+static int walk_table(u64 table, unsigned level, u64 base, p2m_visit_fn fn,
+		      void *arg)
+{
+	u64 *t = frame_map(table);
+	int rc = 0;
+	for (unsigned i = 0; i < EPT_ENTRIES && !rc; i++) {
+		u64 e = t[i];
+		if (!e)
+			continue;
+		u64 gfn = base + ((u64)i << level_shift(level));
+		rc = fn(arg, level, gfn, e, table);
+		if (!rc && !is_leaf(e, level) && is_table_frame(ept_mfn(e)))
+			rc = walk_table(ept_mfn(e), level - 1, gfn, fn, arg);
+	}
+	frame_unmap(t);
+	return rc;
+}
+
+int p2m_walk(const struct hv_domain *d, p2m_visit_fn fn, void *arg)
+{
+	if (!d->p2m.nr_tables)
+		return 0;
+	return walk_table(d->p2m.root_mfn, EPT_LEVELS, 0, fn, arg);
+}

@@ -1,0 +1,74 @@
+/* Exit reasons, VMCS fields, MSRs, hypercalls and crash reasons as C enums,
+ * all expanded from the tables in tables/. */
+#ifndef HV_EXITS_H
+#define HV_EXITS_H
+
+#include "hv/types.h"
+
+enum exit_reason {
+#define X(name, num, handler) EXIT_##name = num,
+#include "hv/tables/exit_reasons.def"
+#undef X
+	EXIT_REASON_MAX = 65
+};
+
+enum vmcs_field {
+#define X(name, enc) VMCS_##name = enc,
+#include "hv/tables/vmcs_fields.def"
+#undef X
+};
+
+/* Dense index of each VMCS field, in table order (for the simulated VMCS
+ * and per-exit read bitmaps). */
+enum vmcs_index {
+#define X(name, enc) VMCS_IDX_##name,
+#include "hv/tables/vmcs_fields.def"
+#undef X
+	VMCS_NR_FIELDS
+};
+
+enum msr_kind { MSR_KIND_RO, MSR_KIND_RW, MSR_KIND_CANON, MSR_KIND_VMCS };
+
+enum msr_index {
+#define X(name, idx, kind, arg) MSR_##name = idx,
+#include "hv/tables/msrs.def"
+#undef X
+};
+
+enum msr_slot {
+#define X(name, idx, kind, arg) MSR_SLOT_##name,
+#include "hv/tables/msrs.def"
+#undef X
+	MSR_NR_SLOTS
+};
+
+enum hypercall_nr {
+#define X(name, nr, callers, nargs, a0, a1, a2, a3) HC_##name = nr,
+#include "hv/tables/hypercalls.def"
+#undef X
+	HC_MAX = 0x40
+};
+
+enum crash_reason {
+#define X(name, code, text) CRASH_##name = code,
+#include "hv/tables/crash_reasons.def"
+#undef X
+	CRASH_MAX
+};
+
+/* Width of a VMCS field in bytes, from bits 14:13 of its encoding. */
+static inline unsigned vmcs_field_width(u32 enc)
+{
+	static const u8 w[4] = { 2, 8, 4, 8 };
+	return w[(enc >> 13) & 3];
+}
+
+int vmcs_field_index(u32 enc); /* dense index, or -1 if not in the table */
+const char *exit_reason_name(u32 reason);
+const char *vmcs_field_name(u32 enc);
+const char *msr_name(u32 idx);
+const char *hypercall_name(u32 nr);
+const char *crash_reason_text(u32 code);
+const char *crash_reason_name(u32 code);
+
+#endif

@@ -1,0 +1,55 @@
+/* The core's public entry points: what a host platform (or the replay tool,
+ * or a fuzzer) calls. Everything else in hv/core is internal. */
+#ifndef HV_HV_H
+#define HV_HV_H
+
+#include "hv/types.h"
+#include "hv/host.h"
+
+struct hv_domain;
+struct hv_vcpu;
+
+/* Start the hypervisor. Frames handed out by ops->alloc_frames() must lie
+ * in [first_mfn, first_mfn + nr_frames): the core keeps a frame table for
+ * exactly that range. Returns 0 or a negative HV_E* code. */
+int hv_start(const struct hv_host_ops *ops, void *ctx, u64 first_mfn,
+	     u64 nr_frames);
+/* Destroy every domain and give back every frame. Returns the number of
+ * frames that were still held afterwards (0 unless the core leaked). */
+u64 hv_stop(void);
+/* Forget all state without touching any frame: after a panic, when the
+ * host is about to reclaim all donated memory itself. */
+void hv_abandon(void);
+
+/* The host's hypercall entry point (see tables/hypercalls.def). data is
+ * the payload of LOAD and VCPU_SET_STATE. Returns >= 0 or -HV_E*. */
+s64 hv_host_call(u32 nr, const u64 args[4], const void *data, u32 len);
+
+/* A VM exit happened on v (its VMCS current, registers saved): handle it.
+ * Returns what the vCPU does next (enum uxt_fate). */
+unsigned hv_vcpu_exit(struct hv_vcpu *v);
+
+/* Lookups for host platforms and tools; NULL if absent. */
+struct hv_domain *hv_domain_get(u32 domid);
+struct hv_vcpu *hv_vcpu_get(struct hv_domain *d, u32 vcpu);
+/* Can this vCPU take a VM exit now (domain running, no pending I/O)? */
+bool hv_vcpu_runnable(const struct hv_vcpu *v);
+u16 hv_vcpu_domid(const struct hv_vcpu *v);
+/* The register file the arch exit stub saves the guest's general-purpose
+ * registers into (16 entries, x86 encoding order; RSP lives in the VMCS). */
+u64 *hv_vcpu_gprs(struct hv_vcpu *v);
+
+/* Check every invariant (EPT well formed, frame ownership and reference
+ * counts, no leaks). Returns 0, or -1 with a description in msg. */
+int hv_check_invariants(char *msg, u32 msglen);
+
+/* Frames the core holds now (for leak checks and statistics). */
+u64 hv_frames_in_use(void);
+
+/* Recording: while active, every exit appends trace items (uxt.h) to buf:
+ * the inputs the handlers read (if inputs is set) and the outputs they
+ * produced. hv_rec_end() returns the bytes written, or -1 on overflow. */
+void hv_rec_begin(u8 *buf, u32 cap, bool inputs);
+long hv_rec_end(void);
+
+#endif

@@ -1,0 +1,467 @@
+/* The replay engine (see engine.h). Each EXIT event is applied like the
+ * hardware would present it: its input items go into the simulated VMCS,
+ * the register file, guest memory and the simulated CPU; the core's real
+ * exit dispatch runs; the outputs it records are compared byte for byte
+ * with the recorded ones, and decoded only when they differ. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <string.h>
+#include <time.h>
+#include "engine.h"
+#include "uxt_io.h"
+#include "hv/hv.h"
+#include "hv/arch.h"
+#include "posix.h"
+#include "sim.h"
+
+#define OUT_CAP (256 * 1024)
+
+struct replay {
+	const struct replay_opts *o;
+	struct replay_result *res;
+	struct posix_host host;
+	struct uxt_reader rd;
+	struct uxt_event ev;
+	jmp_buf panic;
+	u8 out[OUT_CAP];
+};
+
+static void fail(struct replay *r, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void fail(struct replay *r, int status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(r->res->msg, sizeof(r->res->msg), fmt, ap);
+	va_end(ap);
+	r->res->status = status;
+}
+
+static const char *ev_reason_name(const struct uxt_event *ev)
+{
+	return ev->kind == UXT_EV_EXIT ? exit_reason_name(ev->arg)
+	       : ev->kind == UXT_EV_HOSTCALL ? hypercall_name(ev->arg)
+					     : uxt_kind_name(ev->kind);
+}
+
+/* ---- inputs ---- */
+
+static int apply_input(struct replay *r, struct hv_vcpu *v, const struct uxt_item *it)
+{
+	switch (it->tag) {
+	case UXT_IT_VMCS_IN: {
+		u32 enc = uxt_get32(it->data);
+		u64 val = uxt_get64(it->data + 4);
+		if (enc == VMCS_EXIT_REASON && (val & 0xffff) != r->ev.arg) {
+			fail(r, REPLAY_BAD_TRACE,
+			     "offset %llu: exit reason %llu in the VMCS input disagrees with the event's %u",
+			     (unsigned long long)it->offset,
+			     (unsigned long long)(val & 0xffff), r->ev.arg);
+			return -1;
+		}
+		if (sim_vmcs_set(enc, val) == 0)
+			return 0;
+		fail(r, REPLAY_BAD_TRACE, "offset %llu: unknown VMCS field 0x%x",
+		     (unsigned long long)it->offset, enc);
+		return -1;
+	}
+	case UXT_IT_REG_IN:
+		if (it->aux < 16 && it->aux != 4) {
+			hv_vcpu_gprs(v)[it->aux] = uxt_get64(it->data);
+			return 0;
+		}
+		fail(r, REPLAY_BAD_TRACE, "offset %llu: bad register number %u",
+		     (unsigned long long)it->offset, it->aux);
+		return -1;
+	case UXT_IT_MEM_IN: {
+		u64 args[4] = { hv_vcpu_domid(v), uxt_get64(it->data), 0, 0 };
+		if (hv_host_call(HC_LOAD, args, it->data + 8, it->len - 8u) == 0)
+			return 0;
+		fail(r, REPLAY_BAD_TRACE,
+		     "offset %llu: memory input at gpa 0x%llx (%u bytes) is not writable RAM of d%u",
+		     (unsigned long long)it->offset, (unsigned long long)args[1],
+		     it->len - 8u, hv_vcpu_domid(v));
+		return -1;
+	}
+	case UXT_IT_CPUID_IN: {
+		u32 regs[4];
+		for (int i = 0; i < 4; i++)
+			regs[i] = uxt_get32(it->data + 8 + 4 * i);
+		if (sim_feed_cpuid(uxt_get32(it->data), uxt_get32(it->data + 4), regs) == 0)
+			return 0;
+		break;
+	}
+	case UXT_IT_TSC_IN:
+		if (sim_feed_tsc(uxt_get64(it->data)) == 0)
+			return 0;
+		break;
+	default:
+		if (r->o->lenient)
+			return 0;
+		fail(r, REPLAY_BAD_TRACE, "offset %llu: %s item is not an input of an exit",
+		     (unsigned long long)it->offset, uxt_tag_name(it->tag));
+		return -1;
+	}
+	fail(r, REPLAY_BAD_TRACE, "offset %llu: too many %s inputs in one exit",
+	     (unsigned long long)it->offset, uxt_tag_name(it->tag));
+	return -1;
+}
+
+/* ---- outputs ---- */
+
+/* "field = value" of an output item, for divergence reports. */
+static void describe(char *buf, size_t len, const struct uxt_item *it)
+{
+	switch (it->tag) {
+	case UXT_IT_VMCS_OUT:
+		snprintf(buf, len, "VMCS %s = 0x%llx", vmcs_field_name(uxt_get32(it->data)),
+			 (unsigned long long)uxt_get64(it->data + 4));
+		return;
+	case UXT_IT_REG_OUT:
+		snprintf(buf, len, "register %s = 0x%llx", uxt_gpr_name(it->aux),
+			 (unsigned long long)uxt_get64(it->data));
+		return;
+	case UXT_IT_FATE_OUT:
+		snprintf(buf, len, "fate %s (reason %u: %s, arg 0x%llx)",
+			 uxt_fate_name(it->aux), uxt_get32(it->data),
+			 crash_reason_text(uxt_get32(it->data)),
+			 (unsigned long long)uxt_get64(it->data + 4));
+		return;
+	case UXT_IT_STATUS_OUT:
+		snprintf(buf, len, "status %lld", (long long)uxt_get64(it->data));
+		return;
+	case UXT_IT_P2M_OUT:
+		snprintf(buf, len, "p2m gfn 0x%llx order %u perms %u type %u",
+			 (unsigned long long)uxt_get64(it->data), it->data[8],
+			 it->data[9], it->data[10]);
+		return;
+	}
+	int n = snprintf(buf, len, "%s (%u bytes:", uxt_tag_name(it->tag), it->len);
+	for (u32 i = 0; i < it->len && i < 24 && n > 0 && (size_t)n < len; i++)
+		n += snprintf(buf + n, len - (size_t)n, " %02x", it->data[i]);
+	if (n > 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, "%s)", it->len > 24 ? " ..." : "");
+}
+
+static void report(struct replay *r, u32 k, const char *exp, const char *got)
+{
+	struct replay_result *res = r->res;
+	res->st.divergences++;
+	snprintf(res->msg, sizeof(res->msg),
+		 "event %llu (offset %llu) %s d%u: output %u: expected %s, got %s",
+		 (unsigned long long)r->ev.index, (unsigned long long)r->ev.offset,
+		 ev_reason_name(&r->ev), r->ev.domid, k, exp, got);
+	fprintf(r->o->log ? r->o->log : stderr, "%s%sdivergence: %s\n",
+		r->o->name ? r->o->name : "", r->o->name ? ": " : "", res->msg);
+}
+
+/* Outputs differ somewhere: find the first item that does and say how. */
+static int diverged(struct replay *r, const u8 *rec, u32 rec_len, u64 rec_off,
+		    const u8 *got, u32 got_len)
+{
+	struct uxt_item_iter ei, gi;
+	struct uxt_item e, g;
+	char eb[200], gb[200];
+	uxt_items_begin_buf(&ei, rec, rec_len, rec_off, false);
+	uxt_items_begin_buf(&gi, got, got_len, rec_off, false);
+	for (u32 k = 0;; k++) {
+		int en = uxt_items_next(&ei, &e), gn = uxt_items_next(&gi, &g);
+		if (en < 0) {
+			fail(r, REPLAY_BAD_TRACE, "%s", ei.err);
+			return -1;
+		}
+		if (gn < 0) {
+			fail(r, REPLAY_HV_FAILED, "recorder produced a bad item: %s", gi.err);
+			return -1;
+		}
+		if (en == 0 && gn == 0)
+			return 0; /* equal after all (cannot happen after memcmp) */
+		if (en && gn && e.len == g.len && !memcmp(e.raw, g.raw, 4u + e.len))
+			continue;
+		if (en)
+			describe(eb, sizeof(eb), &e);
+		if (gn)
+			describe(gb, sizeof(gb), &g);
+		report(r, k, en ? eb : "nothing more", gn ? gb : "nothing more");
+		return 1;
+	}
+}
+
+static int compare(struct replay *r, const u8 *rec, u32 rec_len, u64 rec_off,
+		   const u8 *got, u32 got_len)
+{
+	if (rec_len == got_len && !memcmp(rec, got, rec_len))
+		return 0;
+	int rc = diverged(r, rec, rec_len, rec_off, got, got_len);
+	if (rc > 0 && !r->o->keep_going) {
+		r->res->status = REPLAY_DIVERGED;
+		return -1;
+	}
+	return rc < 0 ? -1 : 0;
+}
+
+/* ---- events ---- */
+
+static int run_exit(struct replay *r)
+{
+	const struct uxt_event *ev = &r->ev;
+	struct hv_domain *d = hv_domain_get(ev->domid);
+	struct hv_vcpu *v = hv_vcpu_get(d, ev->vcpu);
+	if (!v) {
+		fail(r, REPLAY_BAD_TRACE, "offset %llu: exit on d%u vcpu %u, which does not exist",
+		     (unsigned long long)ev->offset, ev->domid, ev->vcpu);
+		return -1;
+	}
+	if (!hv_vcpu_runnable(v)) {
+		fail(r, REPLAY_BAD_TRACE,
+		     "offset %llu: exit on d%u vcpu %u, which cannot run now (domain not running, or waiting for an I/O completion): events out of order",
+		     (unsigned long long)ev->offset, ev->domid, ev->vcpu);
+		return -1;
+	}
+	arch_vmcs_load(v);
+	sim_inputs_reset();
+	sim_vmcs_set(VMCS_EXIT_REASON, ev->arg);
+
+	struct uxt_item_iter it;
+	struct uxt_item item;
+	const u8 *outputs = ev->items + ev->items_len;
+	u64 out_off = ev->items_offset + ev->items_len;
+	int n;
+	uxt_items_begin(&it, ev);
+	while ((n = uxt_items_next(&it, &item)) > 0) {
+		if (item.tag & UXT_IT_OUTPUT) {
+			outputs = item.raw;
+			out_off = item.offset;
+			break;
+		}
+		if (apply_input(r, v, &item))
+			return -1;
+	}
+	if (n < 0) {
+		fail(r, REPLAY_BAD_TRACE, "%s", it.err);
+		return -1;
+	}
+
+	bool check = (ev->flags & UXT_EF_OUTPUTS) && !r->o->no_check;
+	hv_rec_begin(r->out, sizeof(r->out), false);
+	unsigned fate = hv_vcpu_exit(v);
+	long got = hv_rec_end();
+	r->res->st.by_fate[fate]++;
+	r->res->st.by_reason[ev->arg < EXIT_REASON_MAX ? ev->arg : EXIT_REASON_MAX]++;
+	if (got < 0) {
+		fail(r, REPLAY_HV_FAILED, "event %llu: outputs overflow the %u-byte buffer",
+		     (unsigned long long)ev->index, OUT_CAP);
+		return -1;
+	}
+	if (!check)
+		return 0;
+	u32 rec_len = (u32)(ev->items + ev->items_len - outputs);
+	return compare(r, outputs, rec_len, out_off, r->out, (u32)got);
+}
+
+static int run_hostcall(struct replay *r)
+{
+	const struct uxt_event *ev = &r->ev;
+	struct uxt_item_iter it;
+	struct uxt_item item;
+	const u8 *data = NULL, *outputs = ev->items + ev->items_len;
+	u64 out_off = ev->items_offset + ev->items_len;
+	u32 data_len = 0;
+	int n;
+	uxt_items_begin(&it, ev);
+	while ((n = uxt_items_next(&it, &item)) > 0) {
+		if (item.tag & UXT_IT_OUTPUT) {
+			outputs = item.raw;
+			out_off = item.offset;
+			break;
+		}
+		if (item.tag != UXT_IT_DATA || data) {
+			if (r->o->lenient)
+				continue;
+			fail(r, REPLAY_BAD_TRACE,
+			     "offset %llu: a host call takes one DATA item and no other input (found %s)",
+			     (unsigned long long)item.offset, uxt_tag_name(item.tag));
+			return -1;
+		}
+		data = item.data;
+		data_len = item.len;
+	}
+	if (n < 0) {
+		fail(r, REPLAY_BAD_TRACE, "%s", it.err);
+		return -1;
+	}
+	s64 rc = hv_host_call(ev->arg, ev->args, data, data_len);
+	if (!(ev->flags & UXT_EF_OUTPUTS) || r->o->no_check)
+		return 0;
+	u8 st[12] = { UXT_IT_STATUS_OUT, 0, 8, 0 };
+	uxt_put64(st + 4, (u64)rc);
+	u32 rec_len = (u32)(ev->items + ev->items_len - outputs);
+	return compare(r, outputs, rec_len, out_off, st, sizeof(st));
+}
+
+static int run_event(struct replay *r)
+{
+	struct replay_stats *st = &r->res->st;
+	switch (r->ev.kind) {
+	case UXT_EV_EXIT:
+		st->exits++;
+		return run_exit(r);
+	case UXT_EV_HOSTCALL:
+		st->hostcalls++;
+		return run_hostcall(r);
+	case UXT_EV_MARK:
+		st->marks++;
+		return 0;
+	}
+	st->skipped++; /* lenient reader passed an unknown kind through */
+	return 0;
+}
+
+static int check_invariants(struct replay *r)
+{
+	char msg[256];
+	if (hv_check_invariants(msg, sizeof(msg)) == 0)
+		return 0;
+	fail(r, REPLAY_HV_FAILED, "after event %llu (offset %llu): invariant broken: %s",
+	     (unsigned long long)r->ev.index, (unsigned long long)r->ev.offset, msg);
+	return -1;
+}
+
+static void progress(struct replay *r)
+{
+	fprintf(stderr, "\rreplay: %s%s%3.0f%% (%llu events)", r->o->name ? r->o->name : "",
+		r->o->name ? " " : "", 100.0 * (double)r->rd.pos / (double)r->rd.len,
+		(unsigned long long)r->res->st.events);
+}
+
+static void parse_only(struct replay *r)
+{
+	struct uxt_item_iter it;
+	struct uxt_item item;
+	int n;
+	while ((n = uxt_next(&r->rd, &r->ev)) > 0) {
+		r->res->st.events++;
+		if (r->ev.kind == UXT_EV_EXIT) {
+			r->res->st.exits++;
+			r->res->st.by_reason[r->ev.arg < EXIT_REASON_MAX ? r->ev.arg
+									 : EXIT_REASON_MAX]++;
+		}
+		if (r->ev.kind == UXT_EV_MARK)
+			continue;
+		uxt_items_begin(&it, &r->ev);
+		while ((n = uxt_items_next(&it, &item)) > 0)
+			;
+		if (n < 0) {
+			fail(r, REPLAY_BAD_TRACE, "%s", it.err);
+			return;
+		}
+	}
+	if (n < 0)
+		fail(r, REPLAY_BAD_TRACE, "%s", r->rd.err);
+}
+
+static void replay_loop(struct replay *r)
+{
+	const struct replay_opts *o = r->o;
+	int n;
+	while ((n = uxt_next(&r->rd, &r->ev)) > 0) {
+		struct replay_stats *st = &r->res->st;
+		if (o->max_events && st->events >= o->max_events)
+			return;
+		st->events++;
+		if (run_event(r))
+			return;
+		if (o->check_every && st->events % o->check_every == 0 &&
+		    check_invariants(r))
+			return;
+		if (o->progress && (st->events & 0x3ffff) == 0)
+			progress(r);
+	}
+	if (n < 0)
+		fail(r, REPLAY_BAD_TRACE, "%s", r->rd.err);
+	else if (r->res->st.divergences)
+		fail(r, REPLAY_DIVERGED, "%llu divergences (first: %s)",
+		     (unsigned long long)r->res->st.divergences, r->res->msg);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int start_core(struct replay *r)
+{
+	u64 frames = r->o->mem_frames ? r->o->mem_frames
+		     : r->rd.hdr.mem_frames ? r->rd.hdr.mem_frames
+					    : REPLAY_DEFAULT_FRAMES;
+	if (posix_host_init(&r->host, frames)) {
+		fail(r, REPLAY_BAD_TRACE, "cannot set up %llu frames of machine memory",
+		     (unsigned long long)frames);
+		return -1;
+	}
+	r->host.panic_jmp = &r->panic;
+	r->host.fail_at = r->o->fail_alloc;
+	sim_reset();
+	int rc = posix_hv_start(&r->host);
+	if (rc) {
+		fail(r, REPLAY_HV_FAILED, "hypervisor failed to start: %s", hv_strerror(rc));
+		posix_host_fini(&r->host);
+		return -1;
+	}
+	return 0;
+}
+
+/* Tear down: every domain destroyed, every frame back with the host. */
+static void stop_core(struct replay *r)
+{
+	if (r->res->status != REPLAY_HV_FAILED)
+		check_invariants(r);
+	if (r->res->status == REPLAY_HV_FAILED) {
+		hv_abandon();
+		return;
+	}
+	u64 left = hv_stop();
+	if (left || r->host.used)
+		fail(r, REPLAY_HV_FAILED, "%llu frames leaked at shutdown",
+		     (unsigned long long)(left ? left : r->host.used));
+}
+
+int replay_buffer(const u8 *buf, size_t len, const struct replay_opts *o,
+		  struct replay_result *res)
+{
+	static struct replay rs; /* big output buffer: not on the stack */
+	struct replay *volatile r = &rs;
+	memset(res, 0, sizeof(*res));
+	memset(&rs.rd, 0, sizeof(rs.rd));
+	r->o = o;
+	r->res = res;
+	if (uxt_open(&r->rd, buf, len, o->lenient)) {
+		fail(r, REPLAY_BAD_TRACE, "%s", r->rd.err);
+		return res->status;
+	}
+	double t0 = now();
+	if (o->parse_only) {
+		parse_only(r);
+		res->st.seconds = now() - t0;
+		return res->status;
+	}
+	if (start_core(r))
+		return res->status;
+	if (setjmp(r->panic) == 0) {
+		replay_loop(r);
+		stop_core(r);
+	} else {
+		fail(r, REPLAY_HV_FAILED, "event %llu (offset %llu) %s: hypervisor failure: %s",
+		     (unsigned long long)r->ev.index, (unsigned long long)r->ev.offset,
+		     ev_reason_name(&r->ev), r->host.panic_msg);
+		hv_abandon();
+	}
+	posix_host_fini(&r->host);
+	res->st.seconds = now() - t0;
+	if (o->progress)
+		fputc('\n', stderr);
+	return res->status;
+}

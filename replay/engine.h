@@ -1,0 +1,51 @@
+/* The replay engine: runs a trace through the hosted hypervisor and checks
+ * every recorded output against what the handlers do now. Shared by
+ * uxen-replay, the tests and the fuzz targets. */
+#ifndef REPLAY_ENGINE_H
+#define REPLAY_ENGINE_H
+
+#include <stdio.h>
+#include "hv/exits.h"
+#include "uxt.h"
+
+enum replay_status {
+	REPLAY_IDENTICAL = 0, /* every recorded output reproduced */
+	REPLAY_DIVERGED = 1,  /* an output differs */
+	REPLAY_BAD_TRACE = 2, /* unusable trace (message names the offset) */
+	REPLAY_HV_FAILED = 3, /* an assertion or invariant of the core broke */
+};
+
+#define REPLAY_DEFAULT_FRAMES (1u << 18) /* 1 GiB of simulated machine memory */
+
+struct replay_opts {
+	bool keep_going;   /* count every divergence instead of stopping */
+	bool no_check;     /* run only; ignore recorded outputs */
+	bool lenient;      /* fuzzing: skip what cannot be interpreted */
+	bool parse_only;   /* read and validate, run nothing (benchmarks) */
+	bool progress;     /* progress on stderr */
+	u64 check_every;   /* invariant check every N events; 0: at the end only */
+	u64 mem_frames;    /* 0: from the trace header, else the default */
+	u64 max_events;    /* 0: no limit (fuzzers cap the work per input) */
+	u64 fail_alloc;    /* fault injection: fail the Nth frame allocation */
+	FILE *log;         /* divergence reports; NULL: stderr */
+	const char *name;  /* trace name for messages */
+};
+
+struct replay_stats {
+	u64 events, exits, hostcalls, marks, skipped;
+	u64 by_reason[EXIT_REASON_MAX + 1]; /* [EXIT_REASON_MAX]: out of range */
+	u64 by_fate[UXT_FATE_MAX];
+	u64 divergences;
+	double seconds;
+};
+
+struct replay_result {
+	int status; /* enum replay_status */
+	struct replay_stats st;
+	char msg[512]; /* why, when status != 0 */
+};
+
+int replay_buffer(const u8 *buf, size_t len, const struct replay_opts *o,
+		  struct replay_result *res);
+
+#endif
