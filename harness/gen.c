@@ -80,7 +80,12 @@ s64 gen_call(struct gen *g, u32 nr, u64 a0, u64 a1, u64 a2, u64 a3,
 	s64 rc = hv_host_call(nr, args, data, len);
 	u8 *p = g->items;
 	u32 n = 0;
-	if (data && len + 16u <= sizeof(g->items)) {
+	if (data && len > 0xffff) {
+		gen_fail(g, "host call %s: %u bytes of data do not fit one trace item",
+			 hypercall_name(nr), len);
+		return rc;
+	}
+	if (data) {
 		p[0] = UXT_IT_DATA;
 		p[1] = 0;
 		uxt_put16(p + 2, (u16)len);

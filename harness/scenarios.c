@@ -3,8 +3,8 @@
 #include <string.h>
 #include "gen.h"
 #include "hv/exits.h"
+#include "hv/regs.h"
 
-enum { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10 };
 
 /* Guest-physical layout of the scenario guests. */
 #define PML4 0x10000ull

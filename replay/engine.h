@@ -32,7 +32,7 @@ struct replay_opts {
 };
 
 struct replay_stats {
-	u64 events, exits, hostcalls, marks, skipped;
+	u64 events, exits, hostcalls, marks;
 	u64 by_reason[EXIT_REASON_MAX + 1]; /* [EXIT_REASON_MAX]: out of range */
 	u64 by_fate[UXT_FATE_MAX];
 	u64 divergences;

@@ -88,7 +88,13 @@ static int dump(const char *name, const u8 *buf, size_t len)
 	}
 	uxt_dump_header(stdout, &rd.hdr);
 	while ((n = uxt_next(&rd, &ev)) > 0)
-		uxt_dump_event(stdout, &ev, ev.index);
+		if (uxt_dump_event(stdout, &ev, ev.index) < 0) {
+			fflush(stdout);
+			fprintf(stderr, "uxen-replay: %s: bad item in event %llu (offset %llu)\n",
+				name, (unsigned long long)ev.index,
+				(unsigned long long)ev.offset);
+			return 2;
+		}
 	if (n < 0) {
 		fflush(stdout);
 		fprintf(stderr, "uxen-replay: %s: %s\n", name, rd.err);
@@ -131,7 +137,8 @@ static int one_trace(const struct cli *c, const char *path)
 		rc = replay_buffer(buf, len, &o, &res);
 		if (c->stats)
 			print_stats(path, &res);
-		if (rc)
+		/* A single divergence was already reported as it happened. */
+		if (rc && !(rc == REPLAY_DIVERGED && !o.keep_going))
 			fprintf(stderr, "uxen-replay: %s: %s\n", path, res.msg);
 		if (!c->quiet)
 			printf("%s: %s (%llu events, %llu exits, %llu divergences)\n", path,

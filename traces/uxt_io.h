@@ -74,7 +74,8 @@ struct uxt_item_iter {
 };
 
 /* Check the file header of buf[0..len). Returns 0 or -1 (message in
- * r->err). lenient also ignores unknown header flags and event_count. */
+ * r->err). lenient also ignores unknown header flags, the reserved field
+ * and event_count. */
 int uxt_open(struct uxt_reader *r, const u8 *buf, size_t len, bool lenient);
 /* The next event: 1 and *ev filled, 0 at a clean end, -1 on error. Only
  * the framing and the kind's prefix are checked here; items are checked as
@@ -91,9 +92,10 @@ int uxt_items_next(struct uxt_item_iter *it, struct uxt_item *item);
  * of events read, or -1 (message in r->err). */
 long long uxt_validate(struct uxt_reader *r);
 
-/* Decode the kind-specific prefix at the start of a body p[0..len) of an
- * event of kind ev->kind (file offset off) into ev, and return its size, or
- * -1 with a message in err. Shared by the reader and the writer. */
+/* Check the header fields ev->kind, flags and arg of the event at file
+ * offset off, decode the kind's prefix from the start of its body p[0..len)
+ * into ev, and return the prefix size, or -1 with a message in err. Shared
+ * by the reader and the writer, so that both apply the same rules. */
 long uxt_decode_prefix(struct uxt_event *ev, const u8 *p, u32 len, u64 off,
 		       char err[UXT_ERR_LEN]);
 

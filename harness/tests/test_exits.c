@@ -167,7 +167,7 @@ TEST(exit_cpuid_hypervisor_leaves)
 	CHECK(strcmp(sig, HV_SIGNATURE) == 0);
 	v->gpr[RAX] = HV_CPUID_BASE + 1;
 	exit_with(v, EXIT_CPUID, 0);
-	CHECK_EQ(v->gpr[RAX], HV_CPUID_VERSION);
+	CHECK_EQ(v->gpr[RAX], HV_VERSION);
 	v->gpr[RAX] = HV_CPUID_BASE + 2;
 	exit_with(v, EXIT_CPUID, 0);
 	CHECK_EQ(v->gpr[RAX] | v->gpr[RBX] | v->gpr[RCX] | v->gpr[RDX], 0);

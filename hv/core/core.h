@@ -7,6 +7,8 @@
 #include "hv/hv.h"
 #include "hv/exits.h"
 #include "uxt.h"
+#include "hv/arch.h"
+#include "hv/regs.h"
 
 #define HV_MAX_DOMAINS 64
 #define HV_MAX_VCPUS 8
@@ -16,9 +18,6 @@
 #define HV_P2M_GFN_LIMIT (1ull << 36) /* 48-bit guest-physical space */
 #define HV_HOST_DOMID 0           /* the de-privileged host's container */
 
-/* General-purpose registers, in x86 encoding order (RSP lives in the VMCS). */
-enum gpr { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12,
-	   R13, R14, R15, NR_GPRS };
 
 /* Frame table. */
 enum frame_type { FT_FREE, FT_HV, FT_P2M, FT_RAM, FT_VMCS };
@@ -213,11 +212,55 @@ int guest_write(struct hv_domain *d, u64 gpa, const void *buf, u32 len);
  * reads of its page tables). Returns 0 and sets *gpa, or -HV_EFAULT. */
 int guest_linear_to_phys(struct hv_vcpu *v, u64 gla, bool write, u64 *gpa);
 
-/* vmcs.c / regs: VMCS and register access, recorded when recording. */
-u64 vmr(u32 enc);
-void vmw(u32 enc, u64 val);
-u64 reg_get(struct hv_vcpu *v, unsigned r);
-void reg_set(struct hv_vcpu *v, unsigned r, u64 val);
+/* VMCS and register access for handlers, recorded when recording
+ * (record.c). Inline: a handler makes a dozen of these per exit. */
+void rec_vmcs(u8 tag, u32 enc, u64 val);
+void rec_u64(u8 tag, u8 aux, u64 val);
+void rec_vmcs_read(u32 enc, u64 val);
+void rec_vmcs_written(u32 enc);
+void rec_reg_read(struct hv_vcpu *v, unsigned r);
+
+static inline u64 vmr(u32 enc)
+{
+	u64 val = arch_vmread(enc);
+	if (unlikely(hv.rec.inputs))
+		rec_vmcs_read(enc, val);
+	return val;
+}
+
+static inline void vmw(u32 enc, u64 val)
+{
+	arch_vmwrite(enc, val);
+	if (hv.rec.on)
+		rec_vmcs(UXT_IT_VMCS_OUT, enc, val);
+	if (unlikely(hv.rec.inputs))
+		rec_vmcs_written(enc);
+}
+
+/* GPRs live in the register file, except RSP, which is in the VMCS. */
+static inline u64 reg_get(struct hv_vcpu *v, unsigned r)
+{
+	HV_ASSERT(r < NR_GPRS);
+	if (r == RSP)
+		return vmr(VMCS_GUEST_RSP);
+	if (unlikely(hv.rec.inputs))
+		rec_reg_read(v, r);
+	return v->gpr[r];
+}
+
+static inline void reg_set(struct hv_vcpu *v, unsigned r, u64 val)
+{
+	HV_ASSERT(r < NR_GPRS);
+	if (r == RSP) {
+		vmw(VMCS_GUEST_RSP, val);
+		return;
+	}
+	v->gpr[r] = val;
+	hv.rec.gpr_seen |= (u32)BIT(r);
+	if (hv.rec.on)
+		rec_u64(UXT_IT_REG_OUT, (u8)r, val);
+}
+u64 reg_get_edx_eax(struct hv_vcpu *v);
 void advance_rip(struct hv_vcpu *v);
 void inject_exception(struct hv_vcpu *v, u8 vector, bool has_err, u32 err);
 #define inject_gp(v) inject_exception((v), 13, true, 0)
@@ -225,8 +268,6 @@ void inject_exception(struct hv_vcpu *v, u8 vector, bool has_err, u32 err);
 
 /* record.c: append trace items while recording. */
 void rec_item(u8 tag, u8 aux, const void *a, u32 alen, const void *b, u32 blen);
-void rec_vmcs(u8 tag, u32 enc, u64 val);
-void rec_u64(u8 tag, u8 aux, u64 val);
 void rec_fate(unsigned fate, u32 reason, u64 arg);
 void rec_exit_start(void);
 u32 cpuid_input(u32 leaf, u32 sub, u32 out[4]); /* arch_cpuid + record */

@@ -4,7 +4,7 @@
  *               is the vCPU id; OSXSAVE mirrors the guest's CR4.OSXSAVE;
  *   leaf 0xB/0x1F  the x2APIC id (EDX) is the vCPU id too;
  *   0x40000000  max hypervisor leaf 0x40000001 and HV_SIGNATURE;
- *   0x40000001  EAX = HV_CPUID_VERSION;
+ *   0x40000001  EAX = HV_VERSION;
  *   other leaves in 0x40000000-0x4fffffff: zeros.
  * A leaf above the CPU's basic maximum (CPUID.0:EAX), or above its extended
  * maximum (CPUID.80000000H:EAX) in the extended range, returns zeros.
@@ -35,7 +35,7 @@ static void hv_leaf(u32 leaf, u32 out[4])
 		out[ECX] = uxt_get32(sig + 4);
 		out[EDX] = uxt_get32(sig + 8);
 	} else if (leaf == HV_CPUID_BASE + 1) {
-		out[EAX] = HV_CPUID_VERSION;
+		out[EAX] = HV_VERSION;
 	}
 }
 
@@ -81,7 +81,9 @@ void cpuid_policy(struct hv_vcpu *v, u32 leaf, u32 sub, u32 out[4])
 unsigned handle_cpuid(struct hv_vcpu *v)
 {
 	u32 out[4];
-	cpuid_policy(v, (u32)reg_get(v, RAX), (u32)reg_get(v, RCX), out);
+	u32 leaf = (u32)reg_get(v, RAX);
+	u32 sub = (u32)reg_get(v, RCX);
+	cpuid_policy(v, leaf, sub, out);
 	/* 32-bit results: the upper halves of the registers are cleared. */
 	reg_set(v, RAX, out[EAX]);
 	reg_set(v, RBX, out[EBX]);

@@ -77,7 +77,7 @@ static bool xcr0_valid(u64 val)
 
 unsigned handle_xsetbv(struct hv_vcpu *v)
 {
-	u64 val = reg_get(v, RDX) << 32 | (u32)reg_get(v, RAX);
+	u64 val = reg_get_edx_eax(v);
 	if ((u32)reg_get(v, RCX) != 0 || !xcr0_valid(val)) {
 		inject_gp(v);
 		return UXT_FATE_RESUME;

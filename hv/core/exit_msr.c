@@ -143,7 +143,7 @@ unsigned handle_rdmsr(struct hv_vcpu *v)
 unsigned handle_wrmsr(struct hv_vcpu *v)
 {
 	int slot = msr_slot((u32)reg_get(v, RCX));
-	u64 val = reg_get(v, RDX) << 32 | (u32)reg_get(v, RAX);
+	u64 val = reg_get_edx_eax(v);
 	if (slot < 0 || !msr_write(v, slot, val)) {
 		inject_gp(v);
 		return UXT_FATE_RESUME;

@@ -27,7 +27,8 @@ void cr_init(struct hv_vcpu *v);
 void msr_reset(struct hv_vcpu *v);
 
 /* Set CR0/CR4 from the host's initial vCPU state: read shadow = val, the
- * real register = val plus the bits VMX requires (exit_cr.c). */
+ * real register = val plus the bits VMX requires (exit_cr.c). -HV_EINVAL
+ * for another field or a value a guest MOV would get #GP for. */
 int cr_set_initial(struct hv_vcpu *v, u32 enc, u64 val);
 
 /* Append guest console bytes (exit_io.c): recorded, flushed per line. */
@@ -89,7 +90,7 @@ static inline unsigned exit_crash(struct hv_vcpu *v, u32 reason)
 /* The hypervisor signature leaf (CPUID 0x40000000). */
 #define HV_CPUID_BASE 0x40000000u
 #define HV_SIGNATURE "uXenTestbed!" /* 12 bytes: EBX, ECX, EDX */
-#define HV_CPUID_VERSION 0x00010000u /* CPUID 0x40000001 EAX: 1.0 */
+#define HV_VERSION 0x00010000u /* 1.0: CPUID 0x40000001 EAX, VERSION hypercall */
 #define HV_DEBUG_PORT 0xe9
 
 #endif

@@ -100,7 +100,6 @@ s64 hv_host_call(u32 nr, const u64 args[4], const void *data, u32 len)
 
 /* ---- calls for both ---- */
 
-#define HV_VERSION 0x00010000 /* 1.0 */
 
 static s64 hc_VERSION(struct hc_call *c)
 {
@@ -324,8 +323,10 @@ unsigned handle_vmcall(struct hv_vcpu *v)
 	if ((vmr(VMCS_GUEST_SS_AR) >> 5) & 3) {
 		r = -HV_EPERM;
 	} else {
-		u64 args[4] = { reg_get(v, RDI), reg_get(v, RSI), reg_get(v, RDX),
-				reg_get(v, R10) };
+		static const u8 arg_regs[4] = { RDI, RSI, RDX, R10 };
+		u64 args[4];
+		for (unsigned i = 0; i < 4; i++)
+			args[i] = reg_get(v, arg_regs[i]);
 		u32 nr = (u32)reg_get(v, RAX);
 		r = hypercall(v->dom, true, nr, args, NULL, 0, &fate);
 	}

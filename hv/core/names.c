@@ -11,15 +11,26 @@ const char *exit_reason_name(u32 reason)
 	return "UNKNOWN_EXIT";
 }
 
-int vmcs_field_index(u32 enc)
-{
-	switch (enc) {
-#define X(name, e) case e: return VMCS_IDX_##name;
+/* A field whose index bits exceed the key, or with bits the key ignores,
+ * would alias another: refuse it at compile time. Two fields with one key
+ * are caught by -Woverride-init (in -Wextra) in the table below. */
+#define X(name, e)                                                             \
+	_Static_assert(((e) & 0x9001) == 0 && (((e) >> 1) & 0x1ff) < 32,       \
+		       "VMCS_KEY cannot hold field " #name);
 #include "hv/tables/vmcs_fields.def"
 #undef X
-	}
-	return -1;
-}
+
+const u8 vmcs_key_index[512] = {
+#define X(name, e) [VMCS_KEY(e)] = VMCS_IDX_##name + 1,
+#include "hv/tables/vmcs_fields.def"
+#undef X
+};
+
+const u16 vmcs_index_enc[VMCS_NR_FIELDS] = {
+#define X(name, e) [VMCS_IDX_##name] = e,
+#include "hv/tables/vmcs_fields.def"
+#undef X
+};
 
 const char *vmcs_field_name(u32 enc)
 {

@@ -32,36 +32,58 @@ void rec_exit_start(void)
 	hv.rec.gpr_seen = 0;
 }
 
-void rec_item(u8 tag, u8 aux, const void *a, u32 alen, const void *b, u32 blen)
+/* Room for n more bytes, or NULL (and the overflow noted). */
+static inline u8 *rec_reserve(u32 n)
 {
 	struct hv_rec *r = &hv.rec;
-	u32 n = UXT_ITEM_HDR_SIZE + alen + blen;
-	if (alen + blen > 0xffff || r->len + n > r->cap) {
+	if (unlikely(r->len + n > r->cap)) {
 		r->overflow = true;
-		return;
+		return NULL;
 	}
 	u8 *p = r->buf + r->len;
-	p[0] = tag;
-	p[1] = aux;
-	uxt_put16(p + 2, (u16)(alen + blen));
-	hv_memcpy(p + 4, a, alen);
-	hv_memcpy(p + 4 + alen, b, blen);
 	r->len += n;
+	return p;
 }
 
+static inline void rec_header(u8 *p, u8 tag, u8 aux, u16 len)
+{
+	p[0] = tag;
+	p[1] = aux;
+	uxt_put16(p + 2, len);
+}
+
+void rec_item(u8 tag, u8 aux, const void *a, u32 alen, const void *b, u32 blen)
+{
+	if (alen + blen > 0xffff) {
+		hv.rec.overflow = true;
+		return;
+	}
+	u8 *p = rec_reserve(UXT_ITEM_HDR_SIZE + alen + blen);
+	if (!p)
+		return;
+	rec_header(p, tag, aux, (u16)(alen + blen));
+	hv_memcpy(p + 4, a, alen);
+	hv_memcpy(p + 4 + alen, b, blen);
+}
+
+/* The two most frequent items, written in place (every exit has some). */
 void rec_vmcs(u8 tag, u32 enc, u64 val)
 {
-	u8 p[12];
-	uxt_put32(p, enc);
-	uxt_put64(p + 4, val);
-	rec_item(tag, 0, p, 12, NULL, 0);
+	u8 *p = rec_reserve(UXT_ITEM_HDR_SIZE + 12);
+	if (p) {
+		rec_header(p, tag, 0, 12);
+		uxt_put32(p + 4, enc);
+		uxt_put64(p + 8, val);
+	}
 }
 
 void rec_u64(u8 tag, u8 aux, u64 val)
 {
-	u8 p[8];
-	uxt_put64(p, val);
-	rec_item(tag, aux, p, 8, NULL, 0);
+	u8 *p = rec_reserve(UXT_ITEM_HDR_SIZE + 8);
+	if (p) {
+		rec_header(p, tag, aux, 8);
+		uxt_put64(p + 4, val);
+	}
 }
 
 void rec_fate(unsigned fate, u32 reason, u64 arg)
@@ -74,55 +96,43 @@ void rec_fate(unsigned fate, u32 reason, u64 arg)
 	rec_item(UXT_IT_FATE_OUT, (u8)fate, p, 12, NULL, 0);
 }
 
-u64 vmr(u32 enc)
+/* The recording halves of vmr/vmw/reg_get (core.h): inputs are recorded
+ * once per exit, at the first read; a value the handler wrote itself is
+ * not an input. */
+void rec_vmcs_read(u32 enc, u64 val)
 {
-	u64 val = arch_vmread(enc);
-	if (unlikely(hv.rec.inputs)) {
-		int i = vmcs_field_index(enc);
-		HV_ASSERT(i >= 0);
-		if (!(hv.rec.vmcs_seen[i / 64] & BIT(i % 64))) {
-			hv.rec.vmcs_seen[i / 64] |= BIT(i % 64);
-			rec_vmcs(UXT_IT_VMCS_IN, enc, val);
-		}
-	}
-	return val;
-}
-
-void vmw(u32 enc, u64 val)
-{
-	arch_vmwrite(enc, val);
-	if (hv.rec.on)
-		rec_vmcs(UXT_IT_VMCS_OUT, enc, val);
-	/* A later read in the same exit sees our write, not a recorded input. */
-	if (unlikely(hv.rec.inputs)) {
-		int i = vmcs_field_index(enc);
+	int i = vmcs_field_index(enc);
+	HV_ASSERT(i >= 0);
+	if (!(hv.rec.vmcs_seen[i / 64] & BIT(i % 64))) {
 		hv.rec.vmcs_seen[i / 64] |= BIT(i % 64);
+		rec_vmcs(UXT_IT_VMCS_IN, enc, val);
 	}
 }
 
-u64 reg_get(struct hv_vcpu *v, unsigned r)
+void rec_vmcs_written(u32 enc)
 {
-	HV_ASSERT(r < NR_GPRS);
-	if (r == RSP)
-		return vmr(VMCS_GUEST_RSP);
-	if (unlikely(hv.rec.inputs) && !(hv.rec.gpr_seen & BIT(r))) {
+	int i = vmcs_field_index(enc);
+	HV_ASSERT(i >= 0);
+	hv.rec.vmcs_seen[i / 64] |= BIT(i % 64);
+}
+
+void rec_reg_read(struct hv_vcpu *v, unsigned r)
+{
+	if (!(hv.rec.gpr_seen & BIT(r))) {
 		hv.rec.gpr_seen |= (u32)BIT(r);
 		rec_u64(UXT_IT_REG_IN, (u8)r, v->gpr[r]);
 	}
-	return v->gpr[r];
 }
 
-void reg_set(struct hv_vcpu *v, unsigned r, u64 val)
+/* EDX:EAX, read in a fixed order: the recorder logs reads as they happen,
+ * so two reads in one expression would make the trace compiler-dependent
+ * (C leaves their order unspecified). The same holds for any two recorded
+ * accesses in one expression or argument list. */
+u64 reg_get_edx_eax(struct hv_vcpu *v)
 {
-	HV_ASSERT(r < NR_GPRS);
-	if (r == RSP) {
-		vmw(VMCS_GUEST_RSP, val);
-		return;
-	}
-	v->gpr[r] = val;
-	hv.rec.gpr_seen |= (u32)BIT(r);
-	if (hv.rec.on)
-		rec_u64(UXT_IT_REG_OUT, (u8)r, val);
+	u64 lo = (u32)reg_get(v, RAX);
+	u64 hi = (u32)reg_get(v, RDX);
+	return hi << 32 | lo;
 }
 
 u32 cpuid_input(u32 leaf, u32 sub, u32 out[4])

@@ -63,7 +63,18 @@ static inline unsigned vmcs_field_width(u32 enc)
 	return w[(enc >> 13) & 3];
 }
 
-int vmcs_field_index(u32 enc); /* dense index, or -1 if not in the table */
+/* Dense index of a field, or -1 if enc is not in the table. On the path of
+ * every VMREAD/VMWRITE of the simulated VMCS, so a table lookup: the key
+ * packs width, type and index bits of the encoding (SDM 24.11.2), which
+ * names.c checks at compile time to be unique for every field. */
+#define VMCS_KEY(e) ((((e) >> 13) & 3) << 7 | (((e) >> 10) & 3) << 5 | (((e) >> 1) & 0x1f))
+extern const u8 vmcs_key_index[512];   /* key -> index + 1, 0: none */
+extern const u16 vmcs_index_enc[VMCS_NR_FIELDS];
+static inline int vmcs_field_index(u32 enc)
+{
+	unsigned i = vmcs_key_index[VMCS_KEY(enc)];
+	return i && vmcs_index_enc[i - 1] == enc ? (int)i - 1 : -1;
+}
 const char *exit_reason_name(u32 reason);
 const char *vmcs_field_name(u32 enc);
 const char *msr_name(u32 idx);
