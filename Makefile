@@ -91,10 +91,17 @@ deps:
 deps-run:
 	$(Q)sh scripts/deps.sh run
 
+# Other parts of the project (the real VMX build, fuzzing ...) add their own
+# rules in mk/*.mk and append what `make test` must build to TEST_DEPS;
+# their test suites live in scripts/suites/*.sh (see scripts/run-tests.sh).
+TEST_DEPS :=
+-include mk/*.mk
+
 test: deps
 	$(Q)$(MAKE) --no-print-directory VARIANT=asan-gcc tools pyconsts
 	$(Q)$(MAKE) --no-print-directory VARIANT=asan-clang tools
 	$(Q)$(MAKE) --no-print-directory VARIANT=rel tools
+	$(Q)$(if $(strip $(TEST_DEPS)),$(MAKE) --no-print-directory $(TEST_DEPS))
 	$(Q)PYTHON=$(PYTHON) sh scripts/run-tests.sh
 
 bench: deps

@@ -7,11 +7,15 @@ set -eu
 
 job=${1:-test}
 common="gcc make binutils python3"
+# Bochs (with a headless display plugin) and QEMU boot the real VMX build;
+# AFL++, libFuzzer (clang's runtime) and Capstone fuzz the hosted one.
+emu="bochs bochsbios bochs-sdl seabios qemu-system-x86"
+fuzz="clang libclang-rt-14-dev afl++ libcapstone-dev python3-capstone"
 case "$job" in
-test)  pkgs="$common clang libclang-rt-14-dev" ;;
-run)   pkgs="$common" ;;
-bench) pkgs="$common valgrind" ;;
-fuzz)  pkgs="$common clang libclang-rt-14-dev afl++" ;;
+test)  pkgs="$common $fuzz $emu valgrind" ;;
+run)   pkgs="$common $emu" ;;
+bench) pkgs="$common $fuzz valgrind" ;;
+fuzz)  pkgs="$common $fuzz" ;;
 *) echo "deps.sh: unknown job '$job' (test, run, bench or fuzz)" >&2; exit 2 ;;
 esac
 

@@ -108,6 +108,14 @@ expect_msg "--stats prints exits by reason and exits/s" 0 "exits/s" "$R" --stats
 expect_msg "--dump lists the trace" 0 "CPUID" "$R" --dump "$B"
 expect_msg "uxen-gen rejects an unknown scenario" 2 "no scenario" build/rel/uxen-gen nope "$tmp/x.uxt"
 
+# Suites of the other parts of the project: each is sourced here and uses
+# ok / bad / expect / expect_msg and $tmp.
+for suite in scripts/suites/*.sh; do
+	[ -f "$suite" ] || continue
+	echo "== $(basename "$suite" .sh)"
+	. "$suite"
+done
+
 echo "== python"
 "$PYTHON" scripts/test_uxtrace.py >"$tmp/py" 2>&1
 rc=$?
