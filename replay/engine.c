@@ -391,11 +391,42 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* reuse_core: the core kept alive between calls, and the host's state
+ * right after hv_start() (the allocator's, which decides every mfn). */
+static struct {
+	bool alive;
+	u64 frames, used, in_use;
+} kept;
+
+/* Bring the kept core back to its just-started state: no domain (the last
+ * call destroyed them and checked for leaks), the allocator's hint and
+ * counters as hv_start() left them, the simulated CPU reset. */
+static int restart_kept_core(struct replay *r, u64 frames)
+{
+	if (!kept.alive || kept.frames != frames || r->o->fail_alloc == 1)
+		return -1;
+	r->host.hint = 0;
+	r->host.allocs = 1; /* the frame table's allocation */
+	r->host.failures = 0;
+	r->host.clock_ns = 0;
+	r->host.panic_jmp = &r->panic;
+	r->host.fail_at = r->o->fail_alloc;
+	sim_reset();
+	return 0;
+}
+
 static int start_core(struct replay *r)
 {
 	u64 frames = r->o->mem_frames ? r->o->mem_frames
 		     : r->rd.hdr.mem_frames ? r->rd.hdr.mem_frames
 					    : REPLAY_DEFAULT_FRAMES;
+	if (r->o->reuse_core && restart_kept_core(r, frames) == 0)
+		return 0;
+	if (kept.alive) {
+		hv_stop();
+		posix_host_fini(&r->host);
+		kept.alive = false;
+	}
 	if (posix_host_init(&r->host, frames)) {
 		fail(r, REPLAY_BAD_TRACE, "cannot set up %llu frames of machine memory",
 		     (unsigned long long)frames);
@@ -410,7 +441,31 @@ static int start_core(struct replay *r)
 		posix_host_fini(&r->host);
 		return -1;
 	}
+	if (r->o->reuse_core) {
+		kept.alive = true;
+		kept.frames = frames;
+		kept.used = r->host.used;
+		kept.in_use = hv_frames_in_use();
+	}
 	return 0;
+}
+
+/* reuse_core: destroy every domain, as hv_stop() would, and check that
+ * the core and the host are back where they started. */
+static void stop_kept_core(struct replay *r)
+{
+	u64 none[4] = { 0 };
+	for (u32 id = 0; id < 256; id++) { /* the core has fewer slots */
+		if (!hv_domain_get(id))
+			continue;
+		none[0] = id;
+		hv_host_call(HC_DOMAIN_DESTROY, none, NULL, 0);
+	}
+	u64 left = hv_frames_in_use() - kept.in_use;
+	u64 used = r->host.used - kept.used;
+	if (left || used)
+		fail(r, REPLAY_HV_FAILED, "%llu frames leaked at shutdown",
+		     (unsigned long long)(left ? left : used));
 }
 
 /* Tear down: every domain destroyed, every frame back with the host. */
@@ -420,6 +475,15 @@ static void stop_core(struct replay *r)
 		check_invariants(r);
 	if (r->res->status == REPLAY_HV_FAILED) {
 		hv_abandon();
+		kept.alive = false;
+		return;
+	}
+	if (kept.alive) {
+		stop_kept_core(r);
+		if (r->res->status == REPLAY_HV_FAILED) {
+			hv_abandon();
+			kept.alive = false;
+		}
 		return;
 	}
 	u64 left = hv_stop();
@@ -457,8 +521,10 @@ int replay_buffer(const u8 *buf, size_t len, const struct replay_opts *o,
 		     (unsigned long long)r->ev.index, (unsigned long long)r->ev.offset,
 		     ev_reason_name(&r->ev), r->host.panic_msg);
 		hv_abandon();
+		kept.alive = false;
 	}
-	posix_host_fini(&r->host);
+	if (!kept.alive)
+		posix_host_fini(&r->host);
 	res->st.seconds = now() - t0;
 	if (o->progress)
 		fputc('\n', stderr);

@@ -27,6 +27,9 @@ struct replay_opts {
 	u64 mem_frames;    /* 0: from the trace header, else the default */
 	u64 max_events;    /* 0: no limit (fuzzers cap the work per input) */
 	u64 fail_alloc;    /* fault injection: fail the Nth frame allocation */
+	bool reuse_core;   /* fuzzers: keep one host + hypervisor across calls;
+			    * each call starts from the state a fresh core
+			    * would have (see engine.c), so results match */
 	FILE *log;         /* divergence reports; NULL: stderr */
 	const char *name;  /* trace name for messages */
 };

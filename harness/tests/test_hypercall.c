@@ -53,7 +53,7 @@ TEST(hypercall_host_argument_validation)
 	CHECK_EQ(call(HC_VERSION, 0, 0, 0, 0), 0x00010000);
 	CHECK_EQ(call(HC_VERSION, 1, 0, 0, 0), -HV_EINVAL);      /* NONE must be 0 */
 	CHECK_EQ(call(0x3f, 0, 0, 0, 0), -HV_ENOSYS);
-	CHECK_EQ(call(0x10, 0, 0, 0, 0), -HV_ENOSYS);            /* reserved */
+	CHECK_EQ(call(0x1f, 0, 0, 0, 0), -HV_ENOSYS);            /* unassigned */
 	CHECK_EQ(call(0xffffffff, 0, 0, 0, 0), -HV_ENOSYS);
 	CHECK_EQ(call(HC_CONSOLE_WRITE, 0, 1, 0, 0), -HV_EPERM); /* guest only */
 	CHECK_EQ(call(HC_DOMAIN_PAUSE, 0, 0, 0, 0), -HV_ESRCH);  /* the host itself */

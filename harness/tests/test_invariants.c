@@ -246,7 +246,7 @@ TEST(invariant_frame_owners)
 	f->owner = D->id;
 	CHECK(caught("free frame", NULL));
 	f->owner = OWNER_NONE;
-	f->type = FT_VMCS + 1;
+	f->type = FT_LOG + 1;
 	CHECK(caught("bad frame type", NULL));
 	f->type = FT_FREE;
 	/* Frames name their domain by its slot. */

@@ -20,9 +20,13 @@
 
 
 /* Frame table. */
-enum frame_type { FT_FREE, FT_HV, FT_P2M, FT_RAM, FT_VMCS };
+/* FT_SHARED: guest RAM mapped read-only by one or more domains (after a
+ * fork, a merge, or the zero page); owned by nobody, alive while mapped.
+ * FT_LOG: a domain's dirty log (the gfns it made private since its fork). */
+enum frame_type { FT_FREE, FT_HV, FT_P2M, FT_RAM, FT_VMCS, FT_SHARED, FT_LOG };
 #define OWNER_NONE 0xffff
 #define OWNER_HV 0xfffe
+#define OWNER_SHARED 0xfffd
 struct hv_frame {
 	u16 owner; /* domid, OWNER_HV or OWNER_NONE */
 	u8 type;   /* enum frame_type */
@@ -79,8 +83,15 @@ struct p2m_entry {    /* result of a lookup */
 	u8 memtype;
 };
 
+/* DOM_ZOMBIE: destroyed by the host while forks still read its p2m; it
+ * has no vCPUs and goes when its last child does. */
 enum domain_state { DOM_FREE, DOM_RUNNING, DOM_PAUSED, DOM_CRASHED,
-		    DOM_SHUTDOWN, DOM_DYING };
+		    DOM_SHUTDOWN, DOM_DYING, DOM_ZOMBIE };
+
+#define HV_NO_PARENT 0xffff
+#define HV_LOG_FRAMES 64            /* dirty-log frames per domain */
+#define HV_LOG_PER_FRAME (PAGE_SIZE / 8)
+#define HV_FORK_DEPTH 16            /* forks of forks of ... */
 
 /* Pending I/O emulation, completed by HC_IOREQ_COMPLETE. */
 struct pending_io {
@@ -122,6 +133,16 @@ struct hv_domain {
 	struct mmio_range mmio[HV_MAX_MMIO];
 	u32 con_len;
 	char con[128];     /* console line being assembled */
+	/* vmfork (fork.c) */
+	u16 parent;        /* forked from, or HV_NO_PARENT */
+	u16 children;      /* live forks of this domain */
+	bool is_template;  /* has been forked: frozen, never runs again */
+	bool lazy;         /* fills its p2m from its ancestors on first touch */
+	u32 depth;         /* forks between this domain and its root */
+	u64 nr_dirty;      /* gfns made private since the fork (the log) */
+	bool log_full;     /* more than the log holds: reset walks the p2m */
+	bool resetting;    /* undoing the log: changes are not logged */
+	u64 log[HV_LOG_FRAMES]; /* mfns of FT_LOG frames */
 	struct hv_vcpu vcpu[HV_MAX_VCPUS];
 };
 
@@ -143,6 +164,8 @@ struct hv_state {
 	u64 in_use;                /* frames held by the core */
 	struct hv_domain dom[HV_MAX_DOMAINS];
 	struct hv_rec rec;
+	u64 zero_mfn;              /* the shared zero frame, or INVALID_MFN */
+	struct merge_state *merge; /* the re-merge scanner's state (merge.c) */
 	bool started;
 };
 
@@ -208,6 +231,7 @@ bool domain_is_mmio(const struct hv_domain *d, u64 gfn);
 /* guestmem.c: guest memory access through the p2m (recorded). */
 int guest_read(struct hv_domain *d, u64 gpa, void *buf, u32 len);
 int guest_write(struct hv_domain *d, u64 gpa, const void *buf, u32 len);
+int guest_update(struct hv_domain *d, u64 gpa, const void *buf, u32 len);
 /* Translate a guest linear address with the guest's paging (recorded
  * reads of its page tables). Returns 0 and sets *gpa, or -HV_EFAULT. */
 int guest_linear_to_phys(struct hv_vcpu *v, u64 gla, bool write, u64 *gpa);
@@ -272,6 +296,32 @@ void rec_fate(unsigned fate, u32 reason, u64 arg);
 void rec_exit_start(void);
 u32 cpuid_input(u32 leaf, u32 sub, u32 out[4]); /* arch_cpuid + record */
 u64 tsc_input(void);                            /* arch_rdtsc + record */
+
+/* p2m_share.c: the p2m side of vmfork and sharing. */
+void p2m_share_all(struct hv_domain *d);
+int p2m_clone(struct hv_domain *c, const struct hv_domain *p);
+int p2m_fill(struct hv_domain *d, u64 gfn);
+int p2m_ancestor_lookup(const struct hv_domain *d, u64 gfn, struct p2m_entry *e);
+int p2m_replace(struct hv_domain *d, u64 gfn, u64 mfn, u32 perms);
+int p2m_next(const struct hv_domain *d, u64 *gfn, u64 end, struct p2m_entry *e);
+
+/* merge.c: the zero frame, hints, the re-merge scanner. */
+#define HV_HINT_FREE 0 /* contents may be discarded */
+#define HV_HINT_ZERO 1 /* contents are zero (checked) */
+u64 zero_frame(void);
+s64 share_hint(struct hv_domain *d, u64 gfn, u64 count, unsigned kind);
+int populate_zero(struct hv_domain *d, u64 gfn, u64 count);
+s64 merge_scan(u64 budget);
+void merge_fini(void);
+
+/* fork.c */
+s64 domain_fork(struct hv_domain *p, bool lazy);
+int domain_reset(struct hv_domain *c);
+int cow_break(struct hv_domain *d, u64 gfn);
+int share_fault(struct hv_domain *d, u64 gfn, bool write);
+void fork_log(struct hv_domain *d, u64 gfn);
+void fork_log_entry(struct hv_domain *d, u64 entry);
+void fork_log_free(struct hv_domain *d);
 
 /* hypercall.c */
 s64 hypercall(struct hv_domain *caller, bool from_guest, u32 nr,

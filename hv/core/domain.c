@@ -4,9 +4,12 @@
 #include "core.h"
 #include "hv/arch.h"
 
+/* Zombies (destroyed templates kept for their forks) are gone for the
+ * host and the guests: only the fork code reaches them, by parent id. */
 struct hv_domain *domain_get(u32 domid)
 {
-	if (domid >= HV_MAX_DOMAINS || hv.dom[domid].state == DOM_FREE)
+	if (domid >= HV_MAX_DOMAINS || hv.dom[domid].state == DOM_FREE ||
+	    hv.dom[domid].state == DOM_ZOMBIE)
 		return NULL;
 	return &hv.dom[domid];
 }
@@ -33,8 +36,11 @@ s64 domain_create(u32 nr_vcpus, u64 max_frames)
 	d->id = id;
 	d->state = DOM_PAUSED; /* nothing runs until the host unpauses */
 	d->max_frames = max_frames;
+	d->parent = HV_NO_PARENT;
 	for (u32 i = 0; i < HV_MAX_VCPUS; i++)
 		d->vcpu[i].vmcs_mfn = INVALID_MFN;
+	for (u32 i = 0; i < HV_LOG_FRAMES; i++)
+		d->log[i] = INVALID_MFN;
 	int rc = p2m_init(d);
 	if (rc) {
 		d->state = DOM_FREE;
@@ -51,15 +57,29 @@ s64 domain_create(u32 nr_vcpus, u64 max_frames)
 	return id;
 }
 
+/* A template with live forks keeps its p2m (they read it, and reset to
+ * it) as a zombie; the last fork to go takes it along. */
 int domain_destroy(struct hv_domain *d)
 {
+	if (d->children) {
+		d->state = DOM_ZOMBIE; /* its vCPU state is what resets restore */
+		return 0;
+	}
 	d->state = DOM_DYING;
 	for (u32 i = 0; i < HV_MAX_VCPUS; i++)
 		if (d->vcpu[i].dom)
 			vcpu_fini(&d->vcpu[i]);
 	p2m_destroy(d);
+	fork_log_free(d);
+	u16 parent = d->parent;
 	hv_memset(d, 0, sizeof(*d));
 	d->state = DOM_FREE;
+	if (parent != HV_NO_PARENT) {
+		struct hv_domain *p = &hv.dom[parent];
+		HV_ASSERT(p->children > 0);
+		if (--p->children == 0 && p->state == DOM_ZOMBIE)
+			domain_destroy(p);
+	}
 	return 0;
 }
 

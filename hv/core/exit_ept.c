@@ -152,7 +152,11 @@ unsigned handle_ept_violation(struct hv_vcpu *v)
 	u64 gfn = gpa >> PAGE_SHIFT;
 	if (domain_is_mmio(v->dom, gfn))
 		return mmio_emulate(v, q, gpa);
-	if (access_allowed(v->dom, gfn, q)) {
+	/* A lazy fork's first touch, or a write to a shared frame. */
+	int shared = share_fault(v->dom, gfn, q & EPTQ_WRITE);
+	if (shared < 0)
+		return exit_crash(v, CRASH_NO_MEMORY);
+	if (shared || access_allowed(v->dom, gfn, q)) {
 		arch_invept(p2m_eptp(v->dom));
 		reinject_vectored_event();
 		return UXT_FATE_RESUME;

@@ -58,15 +58,59 @@ int guest_read(struct hv_domain *d, u64 gpa, void *buf, u32 len)
 	return rc;
 }
 
+/* Writes on the guest's behalf break copy-on-write sharing like the
+ * guest's own writes would. */
+static int unshare_range(struct hv_domain *d, u64 gpa, u32 len)
+{
+	for (u64 p = gpa & PAGE_MASK; len && p <= gpa + len - 1; p += PAGE_SIZE) {
+		int rc = share_fault(d, p >> PAGE_SHIFT, true);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 int guest_write(struct hv_domain *d, u64 gpa, const void *buf, u32 len)
 {
-	int rc = guest_copy(d, gpa, (u8 *)buf, len, true);
+	if (len && gpa + len - 1 < gpa)
+		return -HV_EFAULT;
+	int rc = unshare_range(d, gpa, len);
+	if (rc == 0)
+		rc = guest_copy(d, gpa, (u8 *)buf, len, true);
 	if (rc == 0 && hv.rec.on) {
 		u8 a[8];
 		uxt_put64(a, gpa);
 		rec_item(UXT_IT_MEM_OUT, 0, a, 8, buf, len);
 	}
 	return rc;
+}
+
+/* Write only the pages whose bytes differ (host loads): a page that
+ * already holds them stays as it is, shared or not. */
+int guest_update(struct hv_domain *d, u64 gpa, const void *buf, u32 len)
+{
+	const u8 *src = buf;
+	u64 mfn = 0;
+	if (len && gpa + len - 1 < gpa)
+		return -HV_EFAULT;
+	for (u64 p = gpa & PAGE_MASK; len && p <= gpa + len - 1; p += PAGE_SIZE)
+		if (guest_frame(d, p, false, &mfn))
+			return -HV_EFAULT; /* checked whole: never half loaded */
+	while (len) {
+		u32 off = (u32)(gpa & (PAGE_SIZE - 1));
+		u32 n = (u32)PAGE_SIZE - off < len ? (u32)PAGE_SIZE - off : len;
+		guest_frame(d, gpa, false, &mfn);
+		const u8 *va = frame_map(mfn);
+		bool same = hv_memcmp(va + off, src, n) == 0;
+		frame_unmap((void *)va);
+		int rc = same ? 0 : guest_write(d, gpa, src, n);
+		if (rc)
+			return rc;
+		gpa += n;
+		src += n;
+		len -= n;
+	}
+	return 0;
 }
 
 #define CR0_PG BIT(31)

@@ -10,6 +10,7 @@ int hv_start(const struct hv_host_ops *ops, void *ctx, u64 first_mfn,
 	hv_memset(&hv, 0, sizeof(hv));
 	hv.ops = ops;
 	hv.ctx = ctx;
+	hv.zero_mfn = INVALID_MFN;
 	int rc = frame_table_init(first_mfn, nr_frames);
 	if (rc) {
 		hv.ops = NULL;
@@ -24,8 +25,9 @@ u64 hv_stop(void)
 	if (!hv.started)
 		return 0;
 	for (u32 i = 0; i < HV_MAX_DOMAINS; i++)
-		if (hv.dom[i].state != DOM_FREE)
+		if (hv.dom[i].state != DOM_FREE && hv.dom[i].state != DOM_ZOMBIE)
 			domain_destroy(&hv.dom[i]);
+	merge_fini();
 	frame_table_fini();
 	u64 left = hv.in_use;
 	hv.started = false;

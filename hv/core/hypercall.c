@@ -85,6 +85,9 @@ s64 hypercall(struct hv_domain *caller, bool from_guest, u32 nr,
 		if (rc)
 			return rc;
 	}
+	/* A template is frozen: its forks read its memory and reset to it. */
+	if (c.d && c.d->is_template && nr != HC_FORK && nr != HC_DOMAIN_DESTROY)
+		return -HV_EPERM;
 	s64 r = h->fn(&c);
 	*fate = c.fate;
 	return r;
@@ -129,6 +132,8 @@ static s64 hc_DOMAIN_PAUSE(struct hc_call *c)
 
 static s64 hc_DOMAIN_UNPAUSE(struct hc_call *c)
 {
+	if (c->d->is_template)
+		return -HV_EPERM; /* its forks depend on it never changing */
 	if (c->d->state != DOM_PAUSED)
 		return -HV_EINVAL;
 	c->d->state = DOM_RUNNING;
@@ -140,12 +145,14 @@ static s64 hc_POPULATE(struct hc_call *c)
 	return domain_populate(c->d, c->a[1], c->a[2], (unsigned)c->a[3]);
 }
 
-/* Copy host bytes into the domain's RAM (loading a guest image). */
+/* Copy host bytes into the domain's RAM (loading a guest image). Bytes
+ * already there are not written, so loading what a shared page holds
+ * leaves it shared (replay loads every memory input this way). */
 static s64 hc_LOAD(struct hc_call *c)
 {
 	if (!c->data || c->len == 0 || c->len > HV_MAX_LEN)
 		return -HV_EINVAL;
-	return guest_write(c->d, c->a[1], c->data, c->len);
+	return guest_update(c->d, c->a[1], c->data, c->len);
 }
 
 /* VCPU_SET_STATE payload: 16-byte records { u32 key, u32 0, u64 value }.
@@ -247,7 +254,43 @@ static s64 hc_SET_PERMS(struct hc_call *c)
 	return 0;
 }
 
+/* ---- vmfork and page sharing ---- */
+
+static s64 hc_FORK(struct hc_call *c)
+{
+	if (c->a[1] > 1)
+		return -HV_EINVAL;
+	return domain_fork(c->d, c->a[1] == 1);
+}
+
+static s64 hc_RESET(struct hc_call *c)
+{
+	return domain_reset(c->d);
+}
+
+static s64 hc_MERGE(struct hc_call *c)
+{
+	return merge_scan(c->a[0]);
+}
+
+static s64 hc_HINT(struct hc_call *c)
+{
+	if (c->d->is_template)
+		return -HV_EPERM;
+	return share_hint(c->d, c->a[1], c->a[2], (unsigned)c->a[3]);
+}
+
+static s64 hc_POPULATE_ZERO(struct hc_call *c)
+{
+	return populate_zero(c->d, c->a[1], c->a[2]);
+}
+
 /* ---- guest calls ---- */
+
+static s64 hc_GUEST_HINT(struct hc_call *c)
+{
+	return share_hint(c->caller, c->a[0], c->a[1], (unsigned)c->a[2]);
+}
 
 #define CONSOLE_CHUNK 256
 

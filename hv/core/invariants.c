@@ -23,7 +23,8 @@ typedef unsigned long long ull; /* what %llx prints */
 
 static const char *type_name(u8 type)
 {
-	static const char *const names[] = { "free", "hv", "p2m", "ram", "vmcs" };
+	static const char *const names[] = { "free", "hv", "p2m", "ram", "vmcs",
+					     "shared", "log" };
 	return type < ARRAY_SIZE(names) ? names[type] : "bad-type";
 }
 
@@ -48,6 +49,21 @@ static int claim(struct audit *a, u64 mfn, u8 type, bool once,
 	return 0;
 }
 
+/* A frame behind a leaf: the domain's own RAM, or a shared frame, which no
+ * domain may map writable (that is what keeps forks and merged pages from
+ * seeing each other's writes). */
+static int claim_ram(struct audit *a, u64 mfn, bool writable, u64 gfn)
+{
+	struct hv_frame *f = frame_get(mfn);
+	if (!f || f->type != FT_SHARED)
+		return claim(a, mfn, FT_RAM, false, "gfn", gfn);
+	if (writable)
+		return FAIL(a, "d%u gfn %llx: shared frame %llx mapped writable",
+			    a->d->id, (ull)gfn, (ull)mfn);
+	f->check++;
+	return 0;
+}
+
 /* A 4 KiB leaf at level 1 or a 2 MiB leaf at level 2. */
 static int audit_leaf(struct audit *a, unsigned level, u64 gfn, u64 e)
 {
@@ -64,7 +80,7 @@ static int audit_leaf(struct audit *a, unsigned level, u64 gfn, u64 e)
 		return FAIL(a, "d%u gfn %llx: 2 MiB leaf at unaligned mfn %llx",
 			    id, (ull)gfn, (ull)mfn);
 	for (u64 i = 0; i < n; i++) {
-		int rc = claim(a, mfn + i, FT_RAM, false, "gfn", gfn + i);
+		int rc = claim_ram(a, mfn + i, e & EPT_W, gfn + i);
 		if (rc)
 			return rc;
 	}
@@ -108,6 +124,32 @@ static int visit(void *arg, unsigned level, u64 gfn, u64 e, u64 table_mfn)
 	return audit_table(a, level, gfn, e);
 }
 
+/* Fork relations: a parent is a live or zombie template; children counts
+ * its forks; a zombie exists only for its children. */
+static int audit_family(struct audit *a)
+{
+	const struct hv_domain *d = a->d;
+	u32 kids = 0;
+	for (u32 i = 0; i < HV_MAX_DOMAINS; i++)
+		if (hv.dom[i].state != DOM_FREE && hv.dom[i].parent == d->id &&
+		    hv.dom[i].id == i)
+			kids++;
+	if (kids != d->children)
+		return FAIL(a, "d%u: children is %u but %u domains fork from it",
+			    d->id, d->children, kids);
+	if (d->state == DOM_ZOMBIE && !kids)
+		return FAIL(a, "d%u: zombie without children", d->id);
+	if (d->is_template && d->state != DOM_PAUSED && d->state != DOM_ZOMBIE)
+		return FAIL(a, "d%u: template in state %u (must stay paused)",
+			    d->id, d->state);
+	if (d->parent == HV_NO_PARENT)
+		return 0;
+	const struct hv_domain *p = d->parent < HV_MAX_DOMAINS ? &hv.dom[d->parent] : NULL;
+	if (!p || p->state == DOM_FREE || !p->is_template)
+		return FAIL(a, "d%u: parent d%u is not a template", d->id, d->parent);
+	return 0;
+}
+
 static int audit_domain(struct audit *a)
 {
 	const struct hv_domain *d = a->d;
@@ -133,7 +175,24 @@ static int audit_domain(struct audit *a)
 		if (rc)
 			return rc;
 	}
-	return 0;
+	for (u32 k = 0; k < HV_LOG_FRAMES; k++) {
+		if (d->log[k] == INVALID_MFN)
+			continue;
+		rc = claim(a, d->log[k], FT_LOG, true, "dirty log frame", k);
+		if (rc)
+			return rc;
+	}
+	return audit_family(a);
+}
+
+static bool zero_intact(u64 mfn)
+{
+	const u64 *p = frame_map(mfn);
+	u64 any = 0;
+	for (u32 i = 0; i < PAGE_SIZE / 8; i++)
+		any |= p[i];
+	frame_unmap((void *)p);
+	return any == 0;
 }
 
 static const char *owner_state(u16 owner)
@@ -149,8 +208,8 @@ static const char *owner_state(u16 owner)
  * reached from its owner. */
 static int audit_frame(struct audit *a, u64 mfn, const struct hv_frame *f)
 {
-	u32 leaves = f->type == FT_RAM ? f->check : 0;
-	if (f->type > FT_VMCS)
+	u32 leaves = f->type == FT_RAM || f->type == FT_SHARED ? f->check : 0;
+	if (f->type > FT_LOG)
 		return FAIL(a, "mfn %llx: bad frame type %u", (ull)mfn, f->type);
 	if (f->refs != leaves)
 		return FAIL(a, "mfn %llx (%s frame of owner %x): refs is %u but "
@@ -162,6 +221,12 @@ static int audit_frame(struct audit *a, u64 mfn, const struct hv_frame *f)
 				    f->owner);
 		return 0;
 	}
+	if (f->type == FT_SHARED && f->owner != OWNER_SHARED)
+		return FAIL(a, "mfn %llx: shared frame of owner %x", (ull)mfn,
+			    f->owner);
+	if (mfn == hv.zero_mfn && (f->type != FT_SHARED || !zero_intact(mfn)))
+		return FAIL(a, "mfn %llx: the zero frame is not a zeroed shared "
+			       "frame", (ull)mfn);
 	if (!f->check)
 		return FAIL(a, "mfn %llx: leaked %s frame of owner %x (%s): not "
 			       "reached from any live domain", (ull)mfn,

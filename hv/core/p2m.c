@@ -14,45 +14,40 @@
  * p2m_map() succeeds the p2m owns the frame's lifetime.
  *
  * Every operation either completes or, on an error, changes nothing. */
-#include "core.h"
-#include "hv/arch.h"
-
-#define EPT_ENTRIES 512
-#define EPT_LEVELS 4
-#define LARGE_FRAMES (1ull << LARGE_ORDER)
+#include "p2m_impl.h"
 
 /* ---- entry encoding ---- */
 
-static unsigned level_shift(unsigned level)
+unsigned level_shift(unsigned level)
 {
 	return LARGE_ORDER * (level - 1);
 }
 
-static unsigned slot_index(u64 gfn, unsigned level)
+unsigned slot_index(u64 gfn, unsigned level)
 {
 	return (unsigned)(gfn >> level_shift(level)) & (EPT_ENTRIES - 1);
 }
 
 /* Bit 7 is never set by us outside level 2, but trusting it at every level
  * keeps a walk from descending through a corrupted entry. */
-static bool is_leaf(u64 e, unsigned level)
+bool is_leaf(u64 e, unsigned level)
 {
 	return level == 1 || (e & EPT_LARGE);
 }
 
-static unsigned leaf_order(unsigned level)
+unsigned leaf_order(unsigned level)
 {
 	return level == 2 ? LARGE_ORDER : 0;
 }
 
 /* Access is the AND of the rights at every level: table entries grant
  * everything so that the leaf alone decides (and lookups can report it). */
-static u64 table_entry(u64 mfn)
+u64 table_entry(u64 mfn)
 {
 	return mfn << PAGE_SHIFT | EPT_RWX;
 }
 
-static u64 leaf_entry(u64 mfn, unsigned order, u32 perms, u8 type, u8 memtype)
+u64 leaf_entry(u64 mfn, unsigned order, u32 perms, u8 type, u8 memtype)
 {
 	return mfn << PAGE_SHIFT | perms | (u64)memtype << EPT_MT_SHIFT |
 	       (order ? EPT_LARGE : 0) | (u64)type << EPT_TYPE_SHIFT;
@@ -66,7 +61,7 @@ static u64 gfn_limit(const struct hv_domain *d)
 }
 
 /* A 4 KiB or 2 MiB range, naturally aligned, inside the space. */
-static int range_check(const struct hv_domain *d, u64 gfn, unsigned order)
+int range_check(const struct hv_domain *d, u64 gfn, unsigned order)
 {
 	if (order != 0 && order != LARGE_ORDER)
 		return -HV_EINVAL;
@@ -80,14 +75,7 @@ static int range_check(const struct hv_domain *d, u64 gfn, unsigned order)
 
 /* ---- table access ---- */
 
-/* Where an entry lives. A descent towards a gfn ends at one of these. */
-struct slot {
-	u64 table; /* mfn of the table holding the entry */
-	unsigned idx, level;
-	u64 e;     /* the entry's value */
-};
-
-static u64 entry_read(u64 table, unsigned idx)
+u64 entry_read(u64 table, unsigned idx)
 {
 	u64 *t = frame_map(table);
 	u64 e = t[idx];
@@ -95,14 +83,14 @@ static u64 entry_read(u64 table, unsigned idx)
 	return e;
 }
 
-static void entry_write(u64 table, unsigned idx, u64 e)
+void entry_write(u64 table, unsigned idx, u64 e)
 {
 	u64 *t = frame_map(table);
 	t[idx] = e;
 	frame_unmap(t);
 }
 
-static void slot_write(struct slot *s, u64 e)
+void slot_write(struct slot *s, u64 e)
 {
 	entry_write(s->table, s->idx, e);
 	s->e = e;
@@ -110,7 +98,7 @@ static void slot_write(struct slot *s, u64 e)
 
 /* Descend from the root towards gfn's entry at level stop, stopping early
  * at an empty entry or a leaf. One map per level, no allocation. */
-static void descend(const struct hv_domain *d, u64 gfn, unsigned stop,
+void descend(const struct hv_domain *d, u64 gfn, unsigned stop,
 		    struct slot *s)
 {
 	s->table = d->p2m.root_mfn;
@@ -134,7 +122,7 @@ static bool table_empty(u64 table)
 }
 
 /* A new, empty table. Recycled frames hold stale data: zero it. */
-static u64 table_alloc(struct hv_domain *d)
+u64 table_alloc(struct hv_domain *d)
 {
 	u64 mfn = frame_alloc(0, d->id, FT_P2M);
 	if (mfn == INVALID_MFN)
@@ -146,7 +134,7 @@ static u64 table_alloc(struct hv_domain *d)
 	return mfn;
 }
 
-static void table_free(struct hv_domain *d, u64 mfn)
+void table_free(struct hv_domain *d, u64 mfn)
 {
 	frame_free(mfn);
 	d->p2m.nr_tables--;
@@ -154,36 +142,43 @@ static void table_free(struct hv_domain *d, u64 mfn)
 
 /* ---- RAM frame references ---- */
 
-/* Only frames the domain owns as RAM may back its RAM: never the
- * hypervisor's, another domain's, or a page table. */
-static bool ram_owned(const struct hv_domain *d, u64 mfn, u64 n)
+/* Only frames the domain owns as RAM may back its RAM, or shared frames
+ * mapped read-only: never the hypervisor's, another domain's private
+ * frames, or a page table. */
+static bool ram_mappable(const struct hv_domain *d, u64 mfn, u64 n, u32 perms)
 {
 	for (u64 i = 0; i < n; i++) {
 		const struct hv_frame *f = frame_get(mfn + i);
-		if (!f || f->type != FT_RAM || f->owner != d->id)
+		bool own = f && f->type == FT_RAM && f->owner == d->id;
+		bool shared = f && f->type == FT_SHARED && !(perms & EPT_W);
+		if (!own && !shared)
 			return false;
 	}
 	return true;
 }
 
-static void ram_get(struct hv_domain *d, u64 mfn, u64 n)
+void ram_get(struct hv_domain *d, u64 mfn, u64 n)
 {
 	for (u64 i = 0; i < n; i++)
 		frame_get(mfn + i)->refs++;
 	d->nr_ram += n;
 }
 
-static void ram_put(struct hv_domain *d, u64 mfn, u64 n)
+void ram_put(struct hv_domain *d, u64 mfn, u64 n)
 {
 	for (u64 i = 0; i < n; i++) {
 		struct hv_frame *f = frame_get(mfn + i);
-		HV_ASSERT(f && f->type == FT_RAM && f->refs);
-		if (--f->refs == 0)
-			frame_free(mfn + i);
+		HV_ASSERT(f && (f->type == FT_RAM || f->type == FT_SHARED) && f->refs);
+		if (--f->refs)
+			continue;
+		if (mfn + i == hv.zero_mfn)
+			hv.zero_mfn = INVALID_MFN; /* made again when next needed */
+		frame_free(mfn + i);
 	}
 	HV_ASSERT(d->nr_ram >= n);
 	d->nr_ram -= n;
 }
+
 
 static void table_destroy(struct hv_domain *d, u64 table, unsigned level);
 
@@ -211,14 +206,14 @@ static void table_destroy(struct hv_domain *d, u64 table, unsigned level)
 
 /* After a present entry changed or went away, the TLBs and paging-structure
  * caches may still hold it. Once per operation. */
-static void p2m_flush(const struct hv_domain *d)
+void p2m_flush(const struct hv_domain *d)
 {
 	arch_invept(p2m_eptp(d));
 }
 
 /* One trace item per successful operation: the range, its new rights and
  * type (0 and P2M_NONE once unmapped). */
-static void rec_p2m(u64 gfn, unsigned order, u32 perms, u8 type)
+void rec_p2m(u64 gfn, unsigned order, u32 perms, u8 type)
 {
 	if (!hv.rec.on)
 		return;
@@ -235,7 +230,7 @@ static void rec_p2m(u64 gfn, unsigned order, u32 perms, u8 type)
  * between s's level and level target. They are filled in bottom-up before
  * the top one is linked, so the hardware never sees a half-built path and
  * a failed allocation leaves nothing behind. */
-static int install(struct hv_domain *d, struct slot *s, u64 gfn,
+int install(struct hv_domain *d, struct slot *s, u64 gfn,
 		   unsigned target, u64 leaf)
 {
 	u64 made[EPT_LEVELS];
@@ -266,7 +261,7 @@ static bool is_empty_pt(const struct slot *s)
 /* Replace the 2 MiB leaf at s by a PT of 512 4 KiB leaves with the same
  * rights, type and memory type. References stay as they are: each frame is
  * still mapped once, only by a smaller leaf. */
-static int split_leaf(struct hv_domain *d, struct slot *s)
+int split_leaf(struct hv_domain *d, struct slot *s)
 {
 	u64 pt = table_alloc(d);
 	if (pt == INVALID_MFN)
@@ -283,7 +278,7 @@ static int split_leaf(struct hv_domain *d, struct slot *s)
 
 /* s is an in-use leaf covering gfn: make it gfn's own 4 KiB leaf,
  * splitting a 2 MiB one. */
-static int leaf_4k(struct hv_domain *d, u64 gfn, struct slot *s)
+int leaf_4k(struct hv_domain *d, u64 gfn, struct slot *s)
 {
 	if (s->level == 1)
 		return 0;
@@ -326,7 +321,7 @@ int p2m_map(struct hv_domain *d, u64 gfn, u64 mfn, unsigned order, u32 perms,
 	u64 n = 1ull << order;
 	/* MMIO is never mapped: accesses must fault so they can be emulated. */
 	if ((mfn & (n - 1)) || type != P2M_RAM || !ept_perms_valid(perms) ||
-	    !ept_memtype_valid(memtype) || !ram_owned(d, mfn, n))
+	    !ept_memtype_valid(memtype) || !ram_mappable(d, mfn, n, perms))
 		return -HV_EINVAL;
 	unsigned target = order ? 2 : 1;
 	struct slot s;
@@ -341,6 +336,7 @@ int p2m_map(struct hv_domain *d, u64 gfn, u64 mfn, unsigned order, u32 perms,
 	if (rc)
 		return rc; /* only a path of new tables can fail: no empty PT */
 	ram_get(d, mfn, n);
+	fork_log_entry(d, order ? gfn | BIT(63) : gfn);
 	if (empty_pt != INVALID_MFN) {
 		p2m_flush(d); /* before the PT is reused: walks may cache it */
 		table_free(d, empty_pt);
@@ -378,6 +374,7 @@ int p2m_unmap(struct hv_domain *d, u64 gfn, unsigned order)
 	p2m_flush(d);
 	entry_drop(d, old, s.level);
 	rec_p2m(gfn, order, 0, P2M_NONE);
+	fork_log_entry(d, order ? gfn | BIT(63) : gfn);
 	return 0;
 }
 
@@ -399,6 +396,7 @@ int p2m_set_perms(struct hv_domain *d, u64 gfn, u32 perms)
 			return rc;
 		slot_write(&s, (s.e & ~EPT_RWX) | perms);
 		p2m_flush(d);
+		fork_log(d, gfn);
 	}
 	rec_p2m(gfn, 0, perms, ept_type(s.e));
 	return 0;

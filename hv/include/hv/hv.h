@@ -46,6 +46,21 @@ int hv_check_invariants(char *msg, u32 msglen);
 /* Frames the core holds now (for leak checks and statistics). */
 u64 hv_frames_in_use(void);
 
+/* Page sharing statistics (vmfork, zero page, re-merging). */
+struct hv_share_stats {
+	u64 frames_in_use;  /* all frames the core holds */
+	u64 shared_frames;  /* read-only frames mapped by one or more domains */
+	u64 shared_maps;    /* mappings of those frames */
+	u64 saved_bytes;    /* (shared_maps - shared_frames) pages */
+	u64 visited;        /* pages the scanner looked at */
+	u64 scanned;        /* private pages it hashed */
+	u64 merged;         /* pages merged into another domain's copy */
+	u64 zeroed;         /* pages found zero and mapped to the zero frame */
+	u64 passes;         /* complete passes over all domains */
+	u64 scan_ns;        /* host time spent scanning */
+};
+void hv_share_stats(struct hv_share_stats *out);
+
 /* Recording: while active, every exit appends trace items (uxt.h) to buf:
  * the inputs the handlers read (if inputs is set) and the outputs they
  * produced. hv_rec_end() returns the bytes written, or -1 on overflow. */

@@ -1,0 +1,136 @@
+/* The main() around a target's LLVMFuzzerTestOneInput for the two builds
+ * that are not libFuzzer (which brings its own main):
+ *
+ *  -DFUZZ_AFL: AFL++ persistent mode with test cases in shared memory
+ *   (__AFL_FUZZ_INIT / __AFL_LOOP), built with afl-clang-fast. Without
+ *   afl-clang-fast's macros it reads one input from stdin, so the same
+ *   binary also runs under plain afl-fuzz in stdin mode.
+ *  default: the standalone reproducer:
+ *     <target> [-o OUT.uxt] [-k] FILE|DIR...
+ *   runs every file (a directory: each file in it). A finding aborts, as
+ *   it would under a fuzzer, unless -k: then it goes on and exits 3.
+ *   -o writes the trace that was run (hypervisor targets): truncated after
+ *   the failing event, it is a trace uxen-replay reproduces (exit 3, same
+ *   message). */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "fuzz.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define FZ_MAX_INPUT (1u << 20)
+
+#ifdef FUZZ_AFL
+
+#ifndef __AFL_FUZZ_TESTCASE_LEN
+/* Not built by afl-clang-fast: one input from stdin. */
+static u8 afl_buf[FZ_MAX_INPUT];
+static ssize_t afl_len;
+#define __AFL_FUZZ_INIT() (void)0
+#define __AFL_FUZZ_TESTCASE_BUF afl_buf
+#define __AFL_FUZZ_TESTCASE_LEN afl_len
+#define __AFL_LOOP(n) ((afl_len = read(0, afl_buf, sizeof(afl_buf))) >= 0 && !afl_once++)
+#define __AFL_INIT() (void)0
+static int afl_once;
+#endif
+
+__AFL_FUZZ_INIT();
+
+int main(void)
+{
+	/* Warm up once outside the loop: the first input pays for the core's
+	 * start and the page faults of its memory. */
+	static const u8 nothing[1];
+	LLVMFuzzerTestOneInput(nothing, 0);
+	__AFL_INIT();
+	unsigned char *buf = __AFL_FUZZ_TESTCASE_BUF;
+	while (__AFL_LOOP(100000)) {
+		size_t len = (size_t)__AFL_FUZZ_TESTCASE_LEN;
+		LLVMFuzzerTestOneInput(buf, len > FZ_MAX_INPUT ? FZ_MAX_INPUT : len);
+	}
+	return 0;
+}
+
+#else
+
+static u8 *input;
+
+static int run_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		perror(path);
+		return 2;
+	}
+	size_t n = fread(input, 1, FZ_MAX_INPUT, f);
+	fclose(f);
+	/* A private copy of exactly n bytes, so ASan sees reads past the end. */
+	u8 *copy = malloc(n ? n : 1);
+	memcpy(copy, input, n);
+	int rc = LLVMFuzzerTestOneInput(copy, n);
+	free(copy);
+	return rc;
+}
+
+static int run_path(const char *path, int *files)
+{
+	struct stat sb;
+	if (stat(path, &sb)) {
+		perror(path);
+		return 2;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		(*files)++;
+		return run_file(path);
+	}
+	struct dirent **names;
+	int n = scandir(path, &names, NULL, alphasort), worst = 0;
+	for (int i = 0; i < n; i++) {
+		char sub[4096];
+		if (names[i]->d_name[0] != '.') {
+			snprintf(sub, sizeof(sub), "%s/%s", path, names[i]->d_name);
+			int rc = run_path(sub, files);
+			worst = rc > worst ? rc : worst;
+		}
+		free(names[i]);
+	}
+	free(names);
+	return worst;
+}
+
+extern int fz_last_status; /* set by fz_run */
+
+int main(int argc, char **argv)
+{
+	int opt, files = 0, worst = 0;
+	while ((opt = getopt(argc, argv, "o:k")) != -1) {
+		switch (opt) {
+		case 'o': fz_set_output(optarg); break;
+		case 'k': fz_set_no_abort(true); break;
+		default:
+			fprintf(stderr, "usage: %s [-o OUT.uxt] [-k] FILE|DIR...\n", argv[0]);
+			return 2;
+		}
+	}
+	if (optind == argc) {
+		fprintf(stderr, "usage: %s [-o OUT.uxt] [-k] FILE|DIR...\n", argv[0]);
+		return 2;
+	}
+	/* -o: stop at the first finding; report it as uxen-replay would. */
+	if (optind < argc)
+		input = malloc(FZ_MAX_INPUT);
+	for (int i = optind; i < argc; i++) {
+		int rc = run_path(argv[i], &files);
+		worst = rc > worst ? rc : worst;
+		if (fz_last_status > worst)
+			worst = fz_last_status;
+	}
+	fprintf(stderr, "%s: %d inputs run\n", argv[0], files);
+	return worst;
+}
+
+#endif

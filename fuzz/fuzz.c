@@ -1,0 +1,300 @@
+/* Shared machinery of the fuzz targets (see fuzz.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "fuzz.h"
+#include "engine.h"
+#include "hv/regs.h"
+
+#define FZ_TRACE_CAP (2u << 20)
+
+static u8 trace_buf[FZ_TRACE_CAP];
+static const char *out_path;
+static bool no_abort;
+int fz_last_status; /* worst status of a run (reproducer mode) */
+
+void fz_set_output(const char *path) { out_path = path; }
+void fz_set_no_abort(bool on) { no_abort = on; }
+
+void fz_begin(struct fz *f)
+{
+	f->events = 0;
+	uxt_writer_mem(&f->w, trace_buf, sizeof(trace_buf), 0, FZ_MEM_FRAMES);
+}
+
+bool fz_more(const struct fz *f)
+{
+	/* Leave room for the largest event an input can add. */
+	return !f->w.failed && f->events < FZ_MAX_EVENTS &&
+	       f->w.cap - f->w.len > 64 * 1024;
+}
+
+void fz_call(struct fz *f, u32 nr, u64 a0, u64 a1, u64 a2, u64 a3,
+	     const void *data, u32 len)
+{
+	u64 args[4] = { a0, a1, a2, a3 };
+	u8 items[4 + 0xffff];
+	u32 n = 0;
+	if (data && len) {
+		if (len > 0xffff - 4)
+			len = 0xffff - 4;
+		items[0] = UXT_IT_DATA;
+		items[1] = 0;
+		uxt_put16(items + 2, (u16)len);
+		memcpy(items + 4, data, len);
+		n = 4 + len;
+	}
+	uxt_write_hostcall(&f->w, 0, (u16)nr, 4, args, items, n);
+}
+
+void fz_exit(struct fz *f, u16 reason, u16 domid, u16 vcpu,
+	     const struct fz_items *it)
+{
+	uxt_write_exit(&f->w, 0, reason, domid, vcpu, it ? it->buf : NULL,
+		       it ? it->len : 0);
+}
+
+void fz_items_reset(struct fz_items *it) { it->len = 0; }
+
+static u8 *item_room(struct fz_items *it, u8 tag, u8 aux, u32 len)
+{
+	if (len > 0xffff || sizeof(it->buf) - it->len < 4 + len)
+		return NULL;
+	u8 *p = it->buf + it->len;
+	p[0] = tag;
+	p[1] = aux;
+	uxt_put16(p + 2, (u16)len);
+	it->len += 4 + len;
+	return p + 4;
+}
+
+void fz_item_raw(struct fz_items *it, const u8 *raw, u32 len)
+{
+	if (sizeof(it->buf) - it->len < len)
+		return;
+	memcpy(it->buf + it->len, raw, len);
+	it->len += len;
+}
+
+void fz_item_vmcs(struct fz_items *it, u32 enc, u64 val)
+{
+	u8 *p = item_room(it, UXT_IT_VMCS_IN, 0, 12);
+	if (p) {
+		uxt_put32(p, enc);
+		uxt_put64(p + 4, val);
+	}
+}
+
+void fz_item_reg(struct fz_items *it, unsigned gpr, u64 val)
+{
+	u8 *p = item_room(it, UXT_IT_REG_IN, (u8)gpr, 8);
+	if (p)
+		uxt_put64(p, val);
+}
+
+void fz_item_mem(struct fz_items *it, u64 gpa, const void *data, u32 len)
+{
+	u8 *p = item_room(it, UXT_IT_MEM_IN, 0, 8 + len);
+	if (p) {
+		uxt_put64(p, gpa);
+		memcpy(p + 8, data, len);
+	}
+}
+
+/* ---- the template domain ---- */
+
+static void set_state(struct fz *f, u16 d, u16 vcpu, const u64 (*kv)[2], unsigned n)
+{
+	u8 buf[16 * 16];
+	for (unsigned i = 0; i < n; i++) {
+		uxt_put32(buf + 16 * i, (u32)kv[i][0]);
+		uxt_put32(buf + 16 * i + 4, 0);
+		uxt_put64(buf + 16 * i + 8, kv[i][1]);
+	}
+	fz_call(f, HC_VCPU_SET_STATE, d, vcpu, 0, 0, buf, 16 * n);
+}
+
+/* The MMIO moves of the scenario guests at FZ_CODE (mov [rax], ebx;
+ * mov eax, [rbx+4]; mov byte [rdi], 0x41; movzx ecx, word [rsi]). */
+static const u8 mmio_code[] = { 0x89, 0x18, 0x8b, 0x43, 0x04, 0xc6, 0x07, 0x41,
+				0x0f, 0xb7, 0x0e };
+
+u16 fz_template(struct fz *f, unsigned nr_vcpus)
+{
+	/* PML4, PDPT, PD low, PD high: contiguous, loaded in one call */
+	static u8 tables[4][4096];
+	static bool built;
+	static const u64 state[][2] = {
+		{ VMCS_GUEST_CR0, 0x80000031 }, { VMCS_GUEST_CR4, 0x20 },
+		{ VMCS_GUEST_CR3, FZ_PML4 },    { VMCS_GUEST_IA32_EFER, 0x500 },
+		{ VMCS_GUEST_CS_AR, 0xa09b },   { VMCS_GUEST_SS_AR, 0xc093 },
+		{ VMCS_GUEST_RIP, FZ_CODE },    { VMCS_GUEST_RSP, 0x8000 },
+	};
+	const u16 d = 1;
+	if (!built) {
+		uxt_put64(tables[0], FZ_PDPT | 3);
+		uxt_put64(tables[1], FZ_PD_LOW | 3);
+		uxt_put64(tables[1] + 3 * 8, FZ_PD_HIGH | 3);
+		uxt_put64(tables[2], 0x83); /* 0-2 MiB, identity */
+		uxt_put64(tables[3] + ((FZ_MMIO_GPA >> 21) & 511) * 8,
+			  (FZ_MMIO_GPA & ~0x1fffffull) | 0x83);
+		built = true;
+	}
+	fz_call(f, HC_DOMAIN_CREATE, nr_vcpus, FZ_MAX_FRAMES, 0, 0, NULL, 0);
+	fz_call(f, HC_POPULATE, d, 0, FZ_RAM_FRAMES, 0, NULL, 0);
+	fz_call(f, HC_MMIO_MAP, d, FZ_MMIO_GFN, 1, 0, NULL, 0);
+	_Static_assert(FZ_PDPT == FZ_PML4 + 4096 && FZ_PD_LOW == FZ_PDPT + 4096 &&
+		       FZ_PD_HIGH == FZ_PD_LOW + 4096, "tables are contiguous");
+	fz_call(f, HC_LOAD, d, FZ_PML4, 0, 0, tables, sizeof(tables));
+	fz_call(f, HC_LOAD, d, FZ_CODE, 0, 0, mmio_code, sizeof(mmio_code));
+	for (unsigned v = 0; v < nr_vcpus; v++)
+		set_state(f, d, (u16)v, state, ARRAY_SIZE(state));
+	fz_call(f, HC_DOMAIN_UNPAUSE, d, 0, 0, 0, NULL, 0);
+	return d;
+}
+
+/* ---- running, and turning a failure into a trace ---- */
+
+/* Keep the events up to and including the last one that ran. */
+static size_t truncate_after(u8 *buf, size_t len, u64 events)
+{
+	struct uxt_reader rd;
+	struct uxt_event ev;
+	if (uxt_open(&rd, buf, len, false))
+		return len;
+	for (u64 i = 0; i < events; i++)
+		if (uxt_next(&rd, &ev) <= 0)
+			return len;
+	uxt_put64(buf + UXT_HDR_OFF_EVENT_COUNT, events);
+	return rd.pos;
+}
+
+static void write_trace(const u8 *buf, size_t len)
+{
+	FILE *o = fopen(out_path, "wb");
+	if (!o || fwrite(buf, 1, len, o) != len || fclose(o)) {
+		fprintf(stderr, "fuzz: cannot write %s\n", out_path);
+		exit(2);
+	}
+	fprintf(stderr, "fuzz: wrote %s (%zu bytes); reproduce: uxen-replay %s\n",
+		out_path, len, out_path);
+}
+
+/* FUZZ_VERBOSE=1: say how far each input got (seed and corpus triage). */
+static bool verbose(void)
+{
+	static int v = -1;
+	if (v < 0)
+		v = getenv("FUZZ_VERBOSE") != NULL;
+	return v;
+}
+
+int fz_run(struct fz *f, const char *target)
+{
+	static FILE *devnull;
+	if (!devnull)
+		devnull = fopen("/dev/null", "w");
+	if (uxt_writer_close(&f->w)) /* a full buffer: run what fitted */
+		uxt_put64(trace_buf + UXT_HDR_OFF_EVENT_COUNT, f->w.nr_events);
+	size_t len = (size_t)f->w.len;
+	struct replay_opts o = {
+		.no_check = true, .check_every = 1, .reuse_core = true,
+		.log = devnull, .name = NULL,
+	};
+	struct replay_result res;
+	int rc = replay_buffer(trace_buf, len, &o, &res);
+	if (verbose())
+		fprintf(stderr, "fuzz %s: status %d after %llu events (%llu exits)%s%s\n",
+			target, rc, (unsigned long long)res.st.events,
+			(unsigned long long)res.st.exits, rc ? ": " : "", rc ? res.msg : "");
+	if (rc == REPLAY_HV_FAILED) {
+		if (out_path)
+			write_trace(trace_buf, truncate_after(trace_buf, len, res.st.events));
+		fprintf(stderr, "fuzz %s: hypervisor failure: %s\n", target, res.msg);
+		if (!no_abort)
+			abort();
+		fz_last_status = 3;
+	} else if (out_path) {
+		write_trace(trace_buf, len);
+	}
+	return rc;
+}
+
+/* ---- input decoding ---- */
+
+u8 fz_u8(struct fz_in *in)
+{
+	if (!in->n)
+		return 0;
+	in->n--;
+	return *in->p++;
+}
+
+u16 fz_u16(struct fz_in *in) { return (u16)(fz_u8(in) | fz_u8(in) << 8); }
+u32 fz_u32(struct fz_in *in) { return fz_u16(in) | (u32)fz_u16(in) << 16; }
+u64 fz_u64(struct fz_in *in) { return fz_u32(in) | (u64)fz_u32(in) << 32; }
+
+u64 fz_val(struct fz_in *in)
+{
+	u8 k = fz_u8(in);
+	switch (k >> 5) {
+	case 0: case 1: case 2:
+		return k & 0x1f;                       /* small */
+	case 3:
+		return fz_u8(in);
+	case 4:
+		return fz_u16(in);
+	case 5: {
+		static const u64 edge[] = { 0x7fffffffull, 0x80000000ull, 0xffffffffull,
+					    1ull << 32, 1ull << 36, (1ull << 36) - 1,
+					    1ull << 48, 0x00007fffffffffffull,
+					    0x0000800000000000ull, 0xffff800000000000ull,
+					    0x7fffffffffffffffull, 0x8000000000000000ull,
+					    ~0ull, ~0ull - 1, 1u << 20, (1u << 20) + 1 };
+		return edge[k & 15];
+	}
+	case 6:
+		return fz_u32(in);
+	default:
+		return fz_u64(in);
+	}
+}
+
+#define FZ_C_HOST 1
+#define FZ_C_GUEST 2
+#define FZ_C_BOTH 3
+const struct fz_hc fz_hcs[] = {
+#define X(name, nr, callers, nargs, a0, a1, a2, a3)                            \
+	{ #name, nr, FZ_C_##callers, nargs,                                    \
+	  { FZ_ARG_##a0, FZ_ARG_##a1, FZ_ARG_##a2, FZ_ARG_##a3 } },
+#include "hv/tables/hypercalls.def"
+#undef X
+};
+const unsigned fz_nr_hcs = ARRAY_SIZE(fz_hcs);
+
+u64 fz_arg(struct fz_in *in, u8 kind, u16 dom, u32 nr_doms)
+{
+	u8 sel = fz_u8(in);
+	if ((sel & 7) == 7)
+		return fz_val(in); /* hostile */
+	switch (kind) {
+	case FZ_ARG_DOM:
+		return nr_doms ? 1 + sel % nr_doms : dom;
+	case FZ_ARG_VCPU:
+		return sel & 1;
+	case FZ_ARG_GFN:
+		return (sel & 8) ? FZ_MMIO_GFN : sel % (FZ_RAM_FRAMES + 16);
+	case FZ_ARG_COUNT:
+		return 1 + sel % 16;
+	case FZ_ARG_ORDER:
+		return (sel & 8) ? 9 : 0;
+	case FZ_ARG_GPA:
+		return ((sel & 8) ? FZ_MMIO_GPA : (u64)(sel % FZ_RAM_FRAMES) << 12) +
+		       (fz_u8(in) << 4);
+	case FZ_ARG_LEN:
+		return 1 + fz_u8(in);
+	case FZ_ARG_VAL:
+		return fz_val(in);
+	}
+	return 0;
+}

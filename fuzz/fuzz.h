@@ -1,0 +1,113 @@
+/* Shared machinery of the fuzz targets (fuzz/README.md).
+ *
+ * The hypervisor targets (exits, memory, hypercalls) turn each input into a
+ * strict trace in memory: a fresh domain set up by host calls, then the
+ * events the input asks for (outputs never checked). That trace runs
+ * through the replay engine, the very code behind uxen-replay, on one POSIX
+ * host + hypervisor kept alive across inputs (replay_opts.reuse_core), with
+ * the invariant checker after every event. A failure of the core (an
+ * assertion, an invariant, a leak) aborts the process: the fuzzer's crash.
+ * Because the trace is what ran, a crash converts to a trace uxen-replay
+ * reproduces with one command: `<target> -o crash.uxt crash-input`. */
+#ifndef FUZZ_FUZZ_H
+#define FUZZ_FUZZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "uxt_io.h"
+#include "hv/exits.h"
+
+/* Work cap per input: events taken from the input (setup excluded). */
+#define FZ_MAX_EVENTS 64
+/* Machine memory of the kept core, in frames: small, because the
+ * invariant checker after every event is linear in it. */
+#define FZ_MEM_FRAMES 512
+
+/* Guest-physical layout of the template domain: that of the scenario
+ * guests (harness/scenarios.c), so exits taken from their traces find
+ * their page tables, code and device where they expect them. RAM is
+ * 4 KiB frames at gfn 0 .. FZ_RAM_FRAMES-1 (cheap to populate per input). */
+#define FZ_PML4 0x10000ull
+#define FZ_PDPT 0x11000ull
+#define FZ_PD_LOW 0x12000ull
+#define FZ_PD_HIGH 0x13000ull
+#define FZ_CODE 0x2000ull
+#define FZ_TEXT 0x3000ull
+#define FZ_INFO 0x4000ull
+#define FZ_MMIO_GFN 0xfe000ull
+#define FZ_MMIO_GPA (FZ_MMIO_GFN << 12)
+#define FZ_RAM_FRAMES 0x14
+#define FZ_MAX_FRAMES 64 /* the template's max_frames */
+
+/* A trace under construction (one per input). */
+struct fz {
+	struct uxt_writer w;
+	u32 events;     /* events taken from the input so far */
+};
+
+/* Items of one exit, built in place. */
+struct fz_items {
+	u32 len;
+	u8 buf[8192];
+};
+
+void fz_begin(struct fz *f);
+/* Host call event (outputs not recorded). */
+void fz_call(struct fz *f, u32 nr, u64 a0, u64 a1, u64 a2, u64 a3,
+	     const void *data, u32 len);
+void fz_exit(struct fz *f, u16 reason, u16 domid, u16 vcpu,
+	     const struct fz_items *it);
+/* Room for another input event? (the cap, a full buffer) */
+bool fz_more(const struct fz *f);
+
+void fz_items_reset(struct fz_items *it);
+void fz_item_raw(struct fz_items *it, const u8 *raw, u32 len);
+void fz_item_vmcs(struct fz_items *it, u32 enc, u64 val);
+void fz_item_reg(struct fz_items *it, unsigned gpr, u64 val);
+void fz_item_mem(struct fz_items *it, u64 gpa, const void *data, u32 len);
+
+/* The template domain: 2 vCPUs in 64-bit mode at FZ_CODE, RAM, identity
+ * page tables, one MMIO page, running. Returns its id (the first domain
+ * of a fresh core is always 1). */
+u16 fz_template(struct fz *f, unsigned nr_vcpus);
+
+/* Run the trace. Returns the replay status (0 or 2: fine); on status 3
+ * (the core failed) it reports and aborts, after writing the trace that
+ * reproduces it if fz_set_output() asked for one. */
+int fz_run(struct fz *f, const char *target);
+
+/* Reproducer mode (fuzz/driver.c): write each hypervisor target's trace
+ * to path, truncated after the failing event if one failed. */
+void fz_set_output(const char *path);
+/* Reproducer mode: return status 3 instead of aborting. */
+void fz_set_no_abort(bool on);
+
+/* Little input reader: every byte string is a valid program. */
+struct fz_in {
+	const u8 *p;
+	size_t n;
+};
+u8 fz_u8(struct fz_in *in);
+u16 fz_u16(struct fz_in *in);
+u32 fz_u32(struct fz_in *in);
+u64 fz_u64(struct fz_in *in);
+/* A value biased toward the interesting: small, boundaries, all-ones,
+ * or any 64-bit value. */
+u64 fz_val(struct fz_in *in);
+
+/* The hypercall table, for targets that build calls from it. */
+struct fz_hc {
+	const char *name;
+	u32 nr;
+	u8 callers; /* 1 host, 2 guest, 3 both */
+	u8 nargs;
+	u8 kind[4]; /* FZ_ARG_* */
+};
+enum { FZ_ARG_NONE, FZ_ARG_DOM, FZ_ARG_VCPU, FZ_ARG_GFN, FZ_ARG_COUNT,
+       FZ_ARG_ORDER, FZ_ARG_GPA, FZ_ARG_LEN, FZ_ARG_VAL };
+extern const struct fz_hc fz_hcs[];
+extern const unsigned fz_nr_hcs;
+/* A plausible (mostly valid) value of an argument kind. */
+u64 fz_arg(struct fz_in *in, u8 kind, u16 dom, u32 nr_doms);
+
+#endif

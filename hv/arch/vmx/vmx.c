@@ -1,0 +1,194 @@
+/* The arch interface (hv/include/hv/arch.h) on real VMX hardware: VMX
+ * operation per CPU, VMCS regions, VMREAD/VMWRITE with controls adjusted
+ * to what the CPU allows, INVEPT/INVVPID, and the host state a VM exit
+ * returns to. The hypervisor runs in the address space it was loaded into
+ * (identity-mapped physical memory). */
+#include "core.h"
+#include "vmx.h"
+#include "vmx_insn.h"
+
+/* One CPU for now: the VMXON region and the current-VMCS pointer. */
+static u8 vmxon_region[PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
+static u64 current_vmcs = INVALID_MFN; /* physical address */
+static bool vmx_on;
+
+static u64 va_to_pa(const void *va)
+{
+	return (u64)(uintptr_t)va; /* identity-mapped */
+}
+
+int vmx_cpu_on(char *why, u32 why_len)
+{
+	u64 cr0 = read_cr0(), cr4 = read_cr4();
+	if ((cr0 & vmx_caps.cr0_fixed0) != vmx_caps.cr0_fixed0 ||
+	    (cr0 & ~vmx_caps.cr0_fixed1)) {
+		hv_snprintf(why, why_len, "CR0 0x%llx violates the VMX fixed bits",
+			    (unsigned long long)cr0);
+		return -HV_EINVAL;
+	}
+	if (cr4 & CR4_VMXE_BIT) {
+		hv_snprintf(why, why_len, "CR4.VMXE already set: another hypervisor owns VMX");
+		return -HV_EBUSY;
+	}
+	write_cr4(cr4 | CR4_VMXE_BIT);
+	*(u32 *)vmxon_region = vmx_caps.revision;
+	int rc = vmxon(va_to_pa(vmxon_region));
+	if (rc) {
+		write_cr4(cr4);
+		hv_snprintf(why, why_len, "VMXON failed (%s)",
+			    rc == VMX_FAIL_INVALID ? "VMfailInvalid" : "VMfailValid");
+		return -HV_EPERM;
+	}
+	vmx_on = true;
+	current_vmcs = INVALID_MFN;
+	return 0;
+}
+
+void vmx_cpu_off(void)
+{
+	if (!vmx_on)
+		return;
+	vmx_vmcs_clear_current();
+	vmxoff();
+	write_cr4(read_cr4() & ~CR4_VMXE_BIT);
+	vmx_on = false;
+}
+
+void vmx_vmcs_clear_current(void)
+{
+	if (current_vmcs != INVALID_MFN)
+		vmclear(current_vmcs);
+	current_vmcs = INVALID_MFN;
+}
+
+u32 vmx_insn_error(void)
+{
+	u64 e = 0;
+	vmread_safe(VMCS_VM_INSTRUCTION_ERROR, &e);
+	return (u32)e;
+}
+
+static u64 seg_base(u64 gdt, u16 sel)
+{
+	const u8 *d = (const u8 *)(uintptr_t)(gdt + (sel & ~7u));
+	u64 base = d[2] | (u64)d[3] << 8 | (u64)d[4] << 16 | (u64)d[7] << 24;
+	if (!(d[5] & 0x10)) /* system descriptor: 16 bytes in long mode */
+		base |= (u64)(d[8] | d[9] << 8 | d[10] << 16 | (u32)d[11] << 24) << 32;
+	return base;
+}
+
+/* What a VM exit loads: the host context the hypervisor was called in. */
+void vmx_host_state(void)
+{
+	struct desc_ptr gdt, idt;
+	sgdt(&gdt);
+	sidt(&idt);
+	u16 tr = str();
+	vmwrite_safe(VMCS_HOST_CR0, read_cr0());
+	vmwrite_safe(VMCS_HOST_CR3, read_cr3());
+	vmwrite_safe(VMCS_HOST_CR4, read_cr4());
+	vmwrite_safe(VMCS_HOST_CS_SEL, READ_SEG(cs) & ~7u);
+	vmwrite_safe(VMCS_HOST_SS_SEL, READ_SEG(ss) & ~7u);
+	vmwrite_safe(VMCS_HOST_DS_SEL, READ_SEG(ds) & ~7u);
+	vmwrite_safe(VMCS_HOST_ES_SEL, READ_SEG(es) & ~7u);
+	vmwrite_safe(VMCS_HOST_FS_SEL, READ_SEG(fs) & ~7u);
+	vmwrite_safe(VMCS_HOST_GS_SEL, READ_SEG(gs) & ~7u);
+	vmwrite_safe(VMCS_HOST_TR_SEL, tr & ~7u);
+	vmwrite_safe(VMCS_HOST_FS_BASE, rdmsr(MSR_FS_BASE));
+	vmwrite_safe(VMCS_HOST_GS_BASE, rdmsr(MSR_GS_BASE));
+	vmwrite_safe(VMCS_HOST_TR_BASE, seg_base(gdt.base, tr));
+	vmwrite_safe(VMCS_HOST_GDTR_BASE, gdt.base);
+	vmwrite_safe(VMCS_HOST_IDTR_BASE, idt.base);
+	vmwrite_safe(VMCS_HOST_IA32_EFER, rdmsr(MSR_EFER));
+	vmwrite_safe(VMCS_HOST_SYSENTER_CS, 0);
+	vmwrite_safe(VMCS_HOST_SYSENTER_ESP, 0);
+	vmwrite_safe(VMCS_HOST_SYSENTER_EIP, 0);
+}
+
+/* ---- the arch interface ---- */
+
+int arch_vmcs_init(struct hv_vcpu *v, void *va, u64 vmcs_mfn)
+{
+	(void)v;
+	u64 pa = vmcs_mfn << PAGE_SHIFT;
+	hv_memset(va, 0, PAGE_SIZE);
+	*(u32 *)va = vmx_caps.revision;
+	if (vmclear(pa) || vmptrld(pa))
+		return -HV_EINVAL;
+	current_vmcs = pa;
+	/* Fields the core leaves to the backend: no MSR lists, no CR3 target,
+	 * no exception exits, a clean activity state. */
+	vmwrite_safe(VMCSX_EXIT_MSR_STORE_COUNT, 0);
+	vmwrite_safe(VMCSX_EXIT_MSR_LOAD_COUNT, 0);
+	vmwrite_safe(VMCSX_ENTRY_MSR_LOAD_COUNT, 0);
+	vmwrite_safe(VMCSX_PAGE_FAULT_ERRCODE_MASK, 0);
+	vmwrite_safe(VMCSX_PAGE_FAULT_ERRCODE_MATCH, 0);
+	vmwrite_safe(VMCSX_GUEST_DEBUGCTL, 0);
+	vmwrite_safe(VMCS_EXCEPTION_BITMAP, 0);
+	vmwrite_safe(VMCS_CR3_TARGET_COUNT, 0);
+	vmwrite_safe(VMCS_ENTRY_INTR_INFO, 0);
+	vmwrite_safe(VMCS_GUEST_INTERRUPTIBILITY, 0);
+	vmwrite_safe(VMCS_GUEST_ACTIVITY_STATE, 0);
+	vmwrite_safe(VMCS_GUEST_PENDING_DBG, 0);
+	vmwrite_safe(VMCS_TSC_OFFSET, 0);
+	vmx_host_state();
+	return 0;
+}
+
+void arch_vmcs_load(struct hv_vcpu *v)
+{
+	u64 pa = v->vmcs_mfn << PAGE_SHIFT;
+	if (pa == current_vmcs)
+		return;
+	if (vmptrld(pa))
+		hv_panic("VMPTRLD of d%u vcpu %u's VMCS failed", v->dom->id, v->id);
+	current_vmcs = pa;
+}
+
+u64 arch_vmread(u32 enc)
+{
+	u64 val;
+	if (vmread_safe(enc, &val))
+		return 0; /* a field this CPU lacks reads as 0, like the sim */
+	return val;
+}
+
+void arch_vmwrite(u32 enc, u64 val)
+{
+	vmwrite_safe(enc, vmx_adjust_control(enc, val));
+}
+
+void arch_invept(u64 eptp)
+{
+	if (vmx_caps.invept_single)
+		invept(1, eptp);
+	else
+		invept(2, 0);
+}
+
+void arch_invvpid(u16 vpid)
+{
+	if (vmx_caps.vpid && vpid)
+		invvpid(1, vpid);
+}
+
+void arch_cpuid(u32 leaf, u32 subleaf, u32 out[4])
+{
+	cpuid_raw(leaf, subleaf, out);
+}
+
+u64 arch_rdtsc(void)
+{
+	return rdtsc_raw();
+}
+
+void arch_wbinvd(void)
+{
+	wbinvd();
+}
+
+/* XCR0 is switched on VM entry/exit by the run loop (vmx_run_vcpu). */
+void arch_set_xcr0(u64 xcr0)
+{
+	(void)xcr0;
+}

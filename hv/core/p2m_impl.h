@@ -1,0 +1,47 @@
+/* The p2m's building blocks, shared by p2m.c (map, unmap, lookup, walk)
+ * and p2m_share.c (write-protect, clone, fill from an ancestor, replace).
+ * Nothing outside those two files uses this header. */
+#ifndef HV_P2M_IMPL_H
+#define HV_P2M_IMPL_H
+
+#include "core.h"
+
+#define EPT_ENTRIES 512
+#define EPT_LEVELS 4
+#define LARGE_FRAMES (1ull << LARGE_ORDER)
+
+/* Where an entry lives. A descent towards a gfn ends at one of these. */
+struct slot {
+	u64 table; /* mfn of the table holding the entry */
+	unsigned idx, level;
+	u64 e;     /* the entry's value */
+};
+
+unsigned level_shift(unsigned level);
+unsigned slot_index(u64 gfn, unsigned level);
+bool is_leaf(u64 e, unsigned level);
+unsigned leaf_order(unsigned level);
+u64 table_entry(u64 mfn);
+u64 leaf_entry(u64 mfn, unsigned order, u32 perms, u8 type, u8 memtype);
+int range_check(const struct hv_domain *d, u64 gfn, unsigned order);
+u64 entry_read(u64 table, unsigned idx);
+void entry_write(u64 table, unsigned idx, u64 e);
+void slot_write(struct slot *s, u64 e);
+/* Descend towards gfn's entry at level stop, stopping early at an empty
+ * entry or a leaf. */
+void descend(const struct hv_domain *d, u64 gfn, unsigned stop, struct slot *s);
+u64 table_alloc(struct hv_domain *d);
+void table_free(struct hv_domain *d, u64 mfn);
+/* A frame reference per 4 KiB mapping: get after mapping, put after the
+ * unmap was flushed (the last put frees the frame). */
+void ram_get(struct hv_domain *d, u64 mfn, u64 n);
+void ram_put(struct hv_domain *d, u64 mfn, u64 n);
+void p2m_flush(const struct hv_domain *d);
+void rec_p2m(u64 gfn, unsigned order, u32 perms, u8 type);
+/* Fill the empty entry s with leaf, building missing tables down to target. */
+int install(struct hv_domain *d, struct slot *s, u64 gfn, unsigned target, u64 leaf);
+int split_leaf(struct hv_domain *d, struct slot *s);
+/* Make s (an in-use leaf covering gfn) gfn's own 4 KiB leaf. */
+int leaf_4k(struct hv_domain *d, u64 gfn, struct slot *s);
+
+#endif

@@ -1,0 +1,291 @@
+/* COM1 console, a small printf, the result protocol and power-off. */
+#include "bm.h"
+
+#define COM1 0x3f8
+#define LSR_THRE 0x20
+#define LSR_TEMT 0x40
+
+void serial_init(void)
+{
+	outb(COM1 + 1, 0x00); /* no interrupts */
+	outb(COM1 + 3, 0x80); /* DLAB */
+	outb(COM1 + 0, 0x01); /* 115200 baud */
+	outb(COM1 + 1, 0x00);
+	outb(COM1 + 3, 0x03); /* 8N1 */
+	outb(COM1 + 2, 0xc7); /* FIFO */
+	outb(COM1 + 4, 0x03);
+}
+
+void serial_putc(char c)
+{
+	if (c == '\n')
+		serial_putc('\r');
+	while (!(inb(COM1 + 5) & LSR_THRE))
+		cpu_relax();
+	outb(COM1, (u8)c);
+}
+
+void serial_write(const char *s, size_t n)
+{
+	while (n--)
+		serial_putc(*s++);
+}
+
+/* Wait until the UART has sent everything (else the last bytes are lost). */
+void serial_drain(void)
+{
+	while (!(inb(COM1 + 5) & LSR_TEMT))
+		cpu_relax();
+}
+
+void *memset(void *d, int c, size_t n)
+{
+	u8 *p = d;
+	while (n--)
+		*p++ = (u8)c;
+	return d;
+}
+
+void *memcpy(void *d, const void *s, size_t n)
+{
+	u8 *p = d;
+	const u8 *q = s;
+	while (n--)
+		*p++ = *q++;
+	return d;
+}
+
+void *memmove(void *d, const void *s, size_t n)
+{
+	u8 *p = d;
+	const u8 *q = s;
+	if (p < q)
+		return memcpy(d, s, n);
+	while (n--)
+		p[n] = q[n];
+	return d;
+}
+
+int memcmp(const void *a, const void *b, size_t n)
+{
+	const u8 *p = a, *q = b;
+	for (; n; n--, p++, q++)
+		if (*p != *q)
+			return *p < *q ? -1 : 1;
+	return 0;
+}
+
+size_t strlen(const char *s)
+{
+	size_t n = 0;
+	while (s[n])
+		n++;
+	return n;
+}
+
+int strncmp(const char *a, const char *b, size_t n)
+{
+	for (; n; n--, a++, b++) {
+		if (*a != *b)
+			return (u8)*a < (u8)*b ? -1 : 1;
+		if (!*a)
+			return 0;
+	}
+	return 0;
+}
+
+int strcmp(const char *a, const char *b)
+{
+	return strncmp(a, b, ~(size_t)0);
+}
+
+struct out {
+	char *buf;
+	size_t len, pos;
+};
+
+static void put(struct out *o, char c)
+{
+	if (o->pos + 1 < o->len)
+		o->buf[o->pos] = c;
+	o->pos++;
+}
+
+static void num(struct out *o, u64 v, unsigned base, int width, char pad)
+{
+	char tmp[24];
+	int n = 0;
+	do {
+		tmp[n++] = "0123456789abcdef"[v % base];
+		v /= base;
+	} while (v);
+	while (width-- > n)
+		put(o, pad);
+	while (n)
+		put(o, tmp[--n]);
+}
+
+int kvsnprintf(char *buf, size_t len, const char *fmt, va_list ap)
+{
+	struct out o = { buf, len, 0 };
+	for (; *fmt; fmt++) {
+		if (*fmt != '%') {
+			put(&o, *fmt);
+			continue;
+		}
+		fmt++;
+		char pad = ' ';
+		int width = 0, longs = 0;
+		if (*fmt == '0')
+			pad = '0';
+		while (*fmt >= '0' && *fmt <= '9')
+			width = width * 10 + (*fmt++ - '0');
+		while (*fmt == 'l') {
+			longs++;
+			fmt++;
+		}
+		switch (*fmt) {
+		case 's': {
+			const char *s = va_arg(ap, const char *);
+			for (s = s ? s : "(null)"; *s; s++, width--)
+				put(&o, *s);
+			while (width-- > 0)
+				put(&o, ' ');
+			break;
+		}
+		case 'c':
+			put(&o, (char)va_arg(ap, int));
+			break;
+		case 'd': {
+			s64 v = longs ? va_arg(ap, long long) : va_arg(ap, int);
+			if (v < 0)
+				put(&o, '-');
+			num(&o, v < 0 ? (u64)0 - (u64)v : (u64)v, 10, width, pad);
+			break;
+		}
+		case 'u':
+		case 'x': {
+			u64 v = longs ? va_arg(ap, unsigned long long) : va_arg(ap, unsigned);
+			num(&o, v, *fmt == 'x' ? 16 : 10, width, pad);
+			break;
+		}
+		case 'p':
+			put(&o, '0');
+			put(&o, 'x');
+			num(&o, (u64)(uintptr_t)va_arg(ap, void *), 16, 0, ' ');
+			break;
+		case '%':
+			put(&o, '%');
+			break;
+		default:
+			put(&o, '%');
+			if (!*fmt)
+				goto done;
+			put(&o, *fmt);
+		}
+	}
+done:
+	if (len)
+		buf[o.pos < len ? o.pos : len - 1] = 0;
+	return (int)o.pos;
+}
+
+int ksnprintf(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = kvsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+void kprintf(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = kvsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	serial_write(buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+}
+
+/* The result line the runner looks for; a run without one crashed. */
+void result(enum result r, const char *fmt, ...)
+{
+	static const char *const names[] = { "SUCCESS", "SKIP", "ERROR", "FAILURE" };
+	char buf[256];
+	va_list ap;
+	va_start(ap, fmt);
+	kvsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	kprintf("RESULT: %s %s\n", names[r], buf);
+}
+
+/* QEMU's isa-debug-exit (status (v << 1) | 1), then Bochs' shutdown port,
+ * then ACPI soft-off; a real machine just stops. */
+void poweroff(void)
+{
+	serial_drain();
+	__asm__ volatile("cli");
+	outb(0xf4, 0x10); /* QEMU: exit status 33 */
+	const char *s = "Shutdown";
+	while (*s)
+		outb(0x8900, (u8)*s++);
+	outw(0xb004, 0x2000);
+	for (;;)
+		__asm__ volatile("hlt");
+}
+
+void panic(const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+	va_start(ap, fmt);
+	kvsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	kprintf("\nPANIC: %s\n", buf);
+	poweroff();
+}
+
+/* ---- the config sector ---- */
+
+#define CONFIG_LEN 512
+
+static const char *config_find(const char *key, size_t *vlen)
+{
+	const char *c = (const char *)phys(CONFIG_ADDR);
+	size_t klen = strlen(key);
+	for (size_t i = 0; i < CONFIG_LEN && c[i];) {
+		size_t e = i;
+		while (e < CONFIG_LEN && c[e] && c[e] != '\n')
+			e++;
+		if (e - i > klen && !strncmp(c + i, key, klen) && c[i + klen] == '=') {
+			*vlen = e - i - klen - 1;
+			return c + i + klen + 1;
+		}
+		i = e < CONFIG_LEN && c[e] ? e + 1 : e;
+	}
+	return NULL;
+}
+
+const char *config_get(const char *key)
+{
+	static char val[8][64];
+	static unsigned next;
+	size_t n;
+	const char *v = config_find(key, &n);
+	if (!v)
+		return NULL;
+	char *out = val[next++ % 8];
+	if (n > 63)
+		n = 63;
+	memcpy(out, v, n);
+	out[n] = 0;
+	return out;
+}
+
+bool config_flag(const char *key)
+{
+	const char *v = config_get(key);
+	return v && v[0] == '1';
+}

@@ -1,0 +1,104 @@
+# Fuzzing (fuzz/README.md): the targets built four ways, and the drivers.
+#   make fuzz [ENGINE=libfuzzer|afl] [TARGET=exits|memory|hypercalls|trace|decode|all] [SECONDS=60] [JOBS=1]
+#   make fuzz-build      every target for every engine
+#   make coverage        the corpora through a gcov build; line coverage of hv/
+# Builds (build/fuzz/<build>/<target>):
+#   lf    libFuzzer + ASan + UBSan (clang -fsanitize=fuzzer)
+#   afl   AFL++ persistent mode, shared-memory test cases, ASan + UBSan
+#   repro standalone reproducer (ASan + UBSan): <target> [-o crash.uxt] FILES
+#   cov   standalone, gcc --coverage, for `make coverage`
+
+FUZZ_TARGETS := exits memory hypercalls trace decode
+ENGINE ?= libfuzzer
+TARGET ?= all
+SECONDS ?= 60
+JOBS ?= 1
+FZ := build/fuzz
+FZ_LIB_SRCS := $(CORE_SRCS) $(HOST_SRCS) fuzz/fuzz.c
+FZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FZ_INC := $(INC) -Ifuzz -Ihv/core
+
+FZ_CC_lf := clang
+FZ_OPT_lf := -O1 -g $(FZ_SAN) -fsanitize=fuzzer-no-link
+FZ_LD_lf := -fsanitize=fuzzer $(FZ_SAN)
+FZ_DRV_lf :=
+FZ_CC_afl := afl-clang-fast
+FZ_OPT_afl := -O2 -g $(FZ_SAN)
+FZ_LD_afl := $(FZ_SAN)
+FZ_DRV_afl := -DFUZZ_AFL
+FZ_CC_repro := clang
+FZ_OPT_repro := -O1 -g $(FZ_SAN)
+FZ_LD_repro := $(FZ_SAN)
+FZ_DRV_repro :=
+FZ_CC_cov := gcc
+FZ_OPT_cov := -O0 -g --coverage
+FZ_LD_cov := --coverage
+FZ_DRV_cov :=
+FZ_BUILDS := lf afl repro cov
+
+FZ_LIBS_decode := -lcapstone
+
+# The core's byte-at-a-time memset/memcpy (freestanding: no builtins) and
+# the invariant checker's linear scans dominate an input's cost when
+# instrumented for coverage and compared byte by byte. They carry no
+# decisions worth feedback: build them without coverage instrumentation,
+# and lib.c as hosted code, so that its loops become (ASan-checked) libc
+# calls. ASan and UBSan stay on.
+FZ_PLAIN := hv/core/lib.c hv/core/invariants.c
+FZ_HOSTED := hv/core/lib.c
+FZ_HOSTED_FLAGS := -O2 -fno-sanitize=undefined
+FZ_PLAIN_lf := -fno-sanitize=fuzzer-no-link
+# Code walked entry by entry on every invariant check (the p2m walk, VMCS
+# and frame-table scans): coverage counters, but no comparison tracing.
+FZ_NOCMP := hv/core/p2m.c hv/core/frame.c hv/arch/sim/vmcs.c
+FZ_NOCMP_lf := -fno-sanitize-coverage=trace-cmp
+
+# $(1): build name. Objects under build/fuzz/$(1)/obj, one archive, one
+# binary per target (+ the driver for builds other than libFuzzer).
+define fz_build
+$(FZ)/$(1)/obj/%.o: %.c
+	@mkdir -p $$(dir $$@)
+	@$$(if $$(Q),echo "  CC [fuzz-$(1)] $$<")
+	$$(Q)AFL_QUIET=1 $$(FZ_CC_$(1)) -std=gnu11 $$(FZ_OPT_$(1)) $$(WARN) $$(FZ_INC) -MMD -MP \
+		$$(if $$(filter hv/%,$$(filter-out $$(FZ_HOSTED),$$<)),-ffreestanding) \
+		$$(if $$(filter $$(FZ_HOSTED),$$<),$$(FZ_HOSTED_FLAGS)) $$(FZ_DRV_$(1)) \
+		$$(if $$(filter $$(FZ_PLAIN),$$<),$$(FZ_PLAIN_$(1))) \
+		$$(if $$(filter $$(FZ_NOCMP),$$<),$$(FZ_NOCMP_$(1))) -c $$< -o $$@
+$(FZ)/$(1)/libfz.a: $$(FZ_LIB_SRCS:%.c=$(FZ)/$(1)/obj/%.o)
+	$$(Q)rm -f $$@ && ar rcs $$@ $$^
+$(FZ)/$(1)/%: $(FZ)/$(1)/obj/fuzz/fuzz_%.o $$(if $$(filter lf,$(1)),,$(FZ)/$(1)/obj/fuzz/driver.o) $(FZ)/$(1)/libfz.a
+	@$$(if $$(Q),echo "  LD [fuzz-$(1)] $$@")
+	$$(Q)AFL_QUIET=1 $$(FZ_CC_$(1)) $$(FZ_LD_$(1)) -o $$@ $$(filter %.o %.a,$$^) $$(FZ_LIBS_$$*) -lm
+endef
+$(foreach b,$(FZ_BUILDS),$(eval $(call fz_build,$(b))))
+
+FZ_ALL_lf := $(FUZZ_TARGETS:%=$(FZ)/lf/%)
+FZ_ALL_afl := $(FUZZ_TARGETS:%=$(FZ)/afl/%)
+FZ_ALL_repro := $(FUZZ_TARGETS:%=$(FZ)/repro/%)
+FZ_ALL_cov := $(FUZZ_TARGETS:%=$(FZ)/cov/%)
+
+.PHONY: fuzz fuzz-build fuzz-seeds coverage
+.PRECIOUS: $(FZ)/%.o $(FZ)/%/libfz.a
+
+fuzz-build: $(FZ_ALL_lf) $(FZ_ALL_afl) $(FZ_ALL_repro)
+
+# Seeds and dictionaries (generated: fuzz/gen-seeds.sh).
+fuzz-seeds: $(FZ)/seeds/.stamp
+$(FZ)/seeds/.stamp: $(wildcard traces/*/*.uxt traces/*/*/*.uxt) scripts/fuzz-seeds.py scripts/uxen_consts.py build/rel/uxen-gen
+	$(Q)$(PYTHON) scripts/fuzz-seeds.py --out $(FZ)/seeds --gen build/rel/uxen-gen
+	$(Q)touch $@
+
+fuzz: deps-fuzz
+	$(Q)$(MAKE) --no-print-directory VARIANT=rel tools pyconsts
+	$(Q)$(MAKE) --no-print-directory fuzz-seeds $(if $(filter afl,$(ENGINE)),$(FZ_ALL_afl),$(FZ_ALL_lf))
+	$(Q)PYTHON=$(PYTHON) sh scripts/fuzz-run.sh $(ENGINE) $(TARGET) $(SECONDS) $(JOBS)
+
+deps-fuzz:
+	$(Q)sh scripts/deps.sh fuzz
+
+coverage: deps-fuzz
+	$(Q)$(MAKE) --no-print-directory VARIANT=rel tools pyconsts
+	$(Q)$(MAKE) --no-print-directory fuzz-seeds $(FZ_ALL_cov)
+	$(Q)PYTHON=$(PYTHON) sh scripts/fuzz-coverage.sh
+
+TEST_DEPS += fuzz-seeds $(FZ_ALL_lf) $(FZ_ALL_afl) $(FZ_ALL_repro)

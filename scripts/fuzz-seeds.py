@@ -1,0 +1,229 @@
+#!/usr/bin/python3
+"""Seed corpora and dictionaries for the fuzz targets (fuzz/README.md).
+
+    fuzz-seeds.py --out DIR [--gen build/rel/uxen-gen] [--traces traces]
+
+writes DIR/<target>/ (seed inputs) and DIR/<target>.dict for every target.
+Seeds come from the traces under traces/ and from uxen-gen scenarios;
+dictionaries are GENERATED from the core's tables through uxen_consts
+(itself generated from hv/include/hv/tables/*.def): exit reasons, VMCS
+encodings, MSR numbers and hypercall numbers, never a hand-kept list.
+Deterministic: the same tables and traces give the same files.
+"""
+import argparse
+import hashlib
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import uxen_consts as C  # noqa: E402
+import uxtrace  # noqa: E402
+
+TARGETS = ("exits", "memory", "hypercalls", "trace", "decode")
+WINDOW = 16          # exits per seed: the size the speed target is set for
+LIFECYCLE = {C.HC_DOMAIN_CREATE, C.HC_DOMAIN_DESTROY}
+
+
+def save(d, data):
+    """Store one seed under its content hash (dedups for free)."""
+    name = hashlib.sha1(data).hexdigest()[:16]
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def pack_trace(events, flags=0):
+    import io
+    buf = io.BytesIO()
+    w = uxtrace.Writer(buf, flags)
+    for ev in events:
+        w.write(ev)
+    w.close()
+    return buf.getvalue()
+
+
+def strip(ev):
+    """The event's inputs only, outputs dropped (the fuzz target ignores
+    them, and they only dilute mutations)."""
+    items = [i for i in ev.items if not i.is_output]
+    if ev.kind == C.UXT_EV_EXIT:
+        return uxtrace.Event.exit(ev.arg, 1, ev.vcpu, items, flags=0)
+    return uxtrace.Event.hostcall(ev.arg, ev.args, items, flags=0)
+
+
+def exit_windows(trace):
+    """Windows of WINDOW exits (with the host calls between them), from
+    every trace: what the exits target runs on its template domain."""
+    evs = [strip(e) for e in trace.events
+           if e.kind != C.UXT_EV_MARK and not (e.kind == C.UXT_EV_HOSTCALL and e.arg in LIFECYCLE)]
+    out, cur, n = [], [], 0
+    for e in evs:
+        cur.append(e)
+        n += e.kind == C.UXT_EV_EXIT
+        if n == WINDOW:
+            out.append(cur)
+            cur, n = [], 0
+    if n:
+        out.append(cur)
+    return out
+
+
+def traces_from(tracedir, gen, tmp):
+    paths = []
+    for root, _, files in os.walk(tracedir):
+        paths += [os.path.join(root, f) for f in sorted(files) if f.endswith(".uxt")]
+    if gen:
+        jobs = [("boot", 0), ("hostile", 0), ("mix", 400)]
+        jobs += [("repeat-" + k, 4) for k in ("cpuid", "rdmsr", "wrmsr", "cr3", "cr0", "console",
+                                               "out", "in", "mmio", "rdtsc", "vmcall", "hlt",
+                                               "extint", "timer")]
+        for s, n in jobs:
+            p = os.path.join(tmp, s + ".uxt")
+            args = [gen, s, p] + ([str(n)] if n else [])
+            subprocess.run(args, check=True, stderr=subprocess.DEVNULL)
+            paths.append(p)
+    return sorted(paths, key=lambda p: (not p.startswith(tracedir), p))
+
+
+# ---- dictionaries: generated from the tables ----
+
+def esc(b):
+    return "".join("\\x%02x" % c for c in b)
+
+
+def entries(prefix, table, fmt):
+    out = []
+    for k, v in sorted(table.items()):
+        name = v if isinstance(v, str) else v.name
+        out.append('%s_%s="%s"' % (prefix, name, esc(struct.pack(fmt, k))))
+    return out
+
+
+def dict_exits():
+    e = []
+    e += entries("exit", C.EXIT_REASONS, "<H")           # event header arg
+    e += entries("vmcs", C.VMCS_FIELDS, "<I")            # VMCS_IN enc
+    e += entries("msr", C.MSRS, "<I")                    # RCX of RDMSR/WRMSR
+    e += entries("hc", C.HYPERCALLS, "<Q")               # RAX of VMCALL / host call nr
+    e += entries("tag", {k: v.name for k, v in C.ITEM_TAGS.items() if k < 0x80}, "<B")
+    return e
+
+
+def dict_hypercalls():
+    e = entries("hc", C.HYPERCALLS, "<B")
+    e += entries("hc64", C.HYPERCALLS, "<Q")
+    e += entries("vmcs", C.VMCS_FIELDS, "<I")
+    return e
+
+
+def dict_memory():
+    return entries("hc", {k: v for k, v in C.HYPERCALLS.items() if v.callers == "HOST"}, "<B")
+
+
+def dict_trace():
+    e = ['magic="%s"' % esc(C.UXT_MAGIC)]
+    e += entries("kind", C.EVENT_KINDS, "<B")
+    e += entries("tag", {k: v.name for k, v in C.ITEM_TAGS.items()}, "<B")
+    e += entries("exit", C.EXIT_REASONS, "<H")
+    e += entries("vmcs", C.VMCS_FIELDS, "<I")
+    return e
+
+
+def dict_decode():
+    # Opcode and prefix bytes of the moves the decoder accepts (decode.h),
+    # plus prefixes it must reject: the decoder's own contract, in bytes.
+    ops = {"mov_st8": b"\x88", "mov_st": b"\x89", "mov_ld8": b"\x8a", "mov_ld": b"\x8b",
+           "mov_imm8": b"\xc6", "mov_imm": b"\xc7", "moffs": b"\xa0", "moffs_st": b"\xa3",
+           "movzx8": b"\x0f\xb6", "movzx16": b"\x0f\xb7", "movsx8": b"\x0f\xbe",
+           "movsx16": b"\x0f\xbf", "opsize": b"\x66", "addrsize": b"\x67", "rex_w": b"\x48",
+           "rex_wrxb": b"\x4f", "lock": b"\xf0", "rep": b"\xf3", "fs": b"\x64", "sib": b"\x24"}
+    return ['%s="%s"' % (k, esc(v)) for k, v in sorted(ops.items())]
+
+
+# ---- seeds of the bytecode targets ----
+
+def hypercall_seeds():
+    """One program per hypercall of the table: caller byte, number, args
+    chosen by kind (see fuzz/fuzz_hypercalls.c)."""
+    seeds = []
+    for nr, h in sorted(C.HYPERCALLS.items()):
+        for via in (0, 1):  # 0 host, 1 guest
+            seeds.append(bytes([via, nr]) + bytes(8))
+    seeds.append(b"".join(bytes([i & 1, nr]) + bytes(8) for i, nr in enumerate(sorted(C.HYPERCALLS))))
+    return seeds
+
+
+def memory_seeds():
+    """Op programs (see fuzz/fuzz_memory.c): create, populate, write, and
+    every host call of the vmfork group once it exists."""
+    seeds = [bytes([0, 0, 1, 0, 2, 0, 3, 0, 4, 0]),
+             bytes([0, 0, 0, 1, 1, 0, 2, 1, 3, 1, 5, 0, 6, 0]),
+             bytes(range(0, 64))]
+    for nr in sorted(C.HYPERCALLS):
+        if 0x10 <= nr <= 0x1f:
+            seeds.append(bytes([0, 0, 1, 0, 7, nr, 0, 0, 0, 0, 2, 1, 7, nr, 1, 1, 1, 1]))
+    return seeds
+
+
+def decode_seeds():
+    insns = ["89 18", "8b 43 04", "c6 07 41", "0f b7 0e", "66 89 18", "48 8b 43 04",
+             "44 89 00", "88 24 25 00 00 fe 00", "c7 80 00 10 00 00 78 56 34 12",
+             "48 c7 00 ff ff ff ff", "a1 00 00 e0 fe", "48 a3 00 00 e0 fe 00 00 00 00",
+             "67 8a 07", "0f be 08", "48 0f bf 01", "88 26", "64 89 18", "40 88 30",
+             "f0 89 18", "89 c0", "8b 04 8d 00 10 00 00"]
+    out = []
+    for mode in (2, 4, 8):
+        for s in insns:
+            out.append(bytes([mode]) + bytes.fromhex(s))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--gen")
+    ap.add_argument("--traces", default="traces")
+    a = ap.parse_args()
+    for t in TARGETS:
+        d = os.path.join(a.out, t)
+        os.makedirs(d, exist_ok=True)
+        for f in os.listdir(d):
+            os.unlink(os.path.join(d, f))
+    counts = dict.fromkeys(TARGETS, 0)
+    with tempfile.TemporaryDirectory() as tmp:
+        for p in traces_from(a.traces, a.gen, tmp):
+            try:
+                tr = uxtrace.read_trace(p)
+            except uxtrace.TraceError:
+                continue
+            for w in exit_windows(tr)[:64]:
+                save(os.path.join(a.out, "exits"), pack_trace(w))
+                counts["exits"] += 1
+            with open(p, "rb") as f:
+                data = f.read()
+            if len(data) <= 64 * 1024:
+                save(os.path.join(a.out, "trace"), data)
+                counts["trace"] += 1
+            for w in exit_windows(tr)[:4]:  # windows with outputs, for the reader
+                save(os.path.join(a.out, "trace"), pack_trace(w, C.UXT_HF_OUTPUTS))
+                counts["trace"] += 1
+    for t, seeds in (("hypercalls", hypercall_seeds()), ("memory", memory_seeds()),
+                     ("decode", decode_seeds())):
+        for s in seeds:
+            save(os.path.join(a.out, t), s)
+            counts[t] += 1
+    dicts = {"exits": dict_exits(), "memory": dict_memory(), "hypercalls": dict_hypercalls(),
+             "trace": dict_trace(), "decode": dict_decode()}
+    for t, lines in dicts.items():
+        with open(os.path.join(a.out, t + ".dict"), "w") as f:
+            f.write("# GENERATED by scripts/fuzz-seeds.py from the core's tables: do not edit\n")
+            f.write("\n".join(lines) + "\n")
+    print("fuzz-seeds: " + ", ".join("%s %d" % (t, len(os.listdir(os.path.join(a.out, t))))
+                                     for t in TARGETS))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
