@@ -393,6 +393,89 @@ static int scenario_hostile(struct gen *g, u64 n)
 	return g->failed ? -1 : 0;
 }
 
+/* ---- vmfork and page sharing ---- */
+
+/* Touch a page of the selected vCPU's domain as the guest would: a read
+ * (a lazy fork fills its entry) or a write (a shared frame is copied). */
+static void touch(struct gen *g, u64 gfn, bool write)
+{
+	ept_violation(g, CODE, gfn << 12, write);
+}
+
+static s64 fork_child(struct gen *g, s64 parent, bool lazy)
+{
+	s64 c = gen_call(g, HC_FORK, (u64)parent, lazy, 0, 0, NULL, 0);
+	if (c > 0) {
+		gen_call(g, HC_DOMAIN_UNPAUSE, (u64)c, 0, 0, 0, NULL, 0);
+		gen_select(g, (u16)c, 0);
+	}
+	return c;
+}
+
+static int scenario_fork(struct gen *g, u64 n)
+{
+	(void)n;
+	gen_mark(g, "fork: a template boots, then is forked lazily and eagerly");
+	s64 t = boot_domain(g, 1024);
+	if (t < 0)
+		return -1;
+	enter_long_mode(g);
+	console(g, "template\n");
+	gen_call(g, HC_POPULATE_ZERO, (u64)t, 0x300, 16, 0, NULL, 0);
+	gen_call(g, HC_DOMAIN_PAUSE, (u64)t, 0, 0, 0, NULL, 0);
+	s64 lazy = fork_child(g, t, true);
+	if (lazy < 0)
+		return -1;
+	gen_mark(g, "fork: the lazy child fills on first touch and copies on write");
+	cpuid(g, 0x40000000, 0);
+	touch(g, 0x201, false);
+	touch(g, 0x201, true);
+	touch(g, 0x10, true); /* inside a 2 MiB mapping: split, then copy */
+	touch(g, 0x300, true); /* the zero page: a fresh zeroed frame */
+	vmcall(g, HC_GET_INFO, INFO, 0, 0, 0); /* a hypervisor write: copies too */
+	vmcall(g, HC_GUEST_HINT, 0x202, 2, 0, 0);
+	touch(g, 0x5000, false); /* the template has nothing there: crashes */
+	gen_mark(g, "fork: an eager child, a fork of it, and a reset");
+	s64 eager = fork_child(g, t, false);
+	if (eager < 0)
+		return -1;
+	touch(g, 0x203, true);
+	touch(g, 0x204, true);
+	out(g, 0xe9, 1, 'e');
+	gen_call(g, HC_DOMAIN_PAUSE, (u64)eager, 0, 0, 0, NULL, 0);
+	gen_call(g, HC_RESET, (u64)eager, 0, 0, 0, NULL, 0);
+	gen_call(g, HC_DOMAIN_UNPAUSE, (u64)eager, 0, 0, 0, NULL, 0);
+	gen_select(g, (u16)eager, 0);
+	touch(g, 0x203, true);
+	gen_call(g, HC_DOMAIN_PAUSE, (u64)eager, 0, 0, 0, NULL, 0);
+	s64 grandchild = fork_child(g, eager, true);
+	if (grandchild < 0)
+		return -1;
+	touch(g, 0x203, false);
+	touch(g, 0x205, true);
+	gen_mark(g, "fork: re-merge, hints, the host's bad requests");
+	gen_call(g, HC_MERGE, 64, 0, 0, 0, NULL, 0);
+	gen_call(g, HC_MERGE, 4096, 0, 0, 0, NULL, 0);
+	gen_call(g, HC_HINT, (u64)grandchild, 0x206, 4, 1, NULL, 0);
+	gen_call(g, HC_HINT, (u64)grandchild, 0x206, 4, 0, NULL, 0);
+	gen_call(g, HC_FORK, (u64)grandchild, 0, 0, 0, NULL, 0);  /* running */
+	gen_call(g, HC_FORK, (u64)t, 2, 0, 0, NULL, 0);           /* bad mode */
+	gen_call(g, HC_RESET, (u64)t, 0, 0, 0, NULL, 0);          /* not a fork */
+	gen_call(g, HC_RESET, (u64)eager, 0, 0, 0, NULL, 0);      /* a template */
+	gen_call(g, HC_DOMAIN_UNPAUSE, (u64)t, 0, 0, 0, NULL, 0); /* frozen */
+	gen_call(g, HC_LOAD, (u64)t, 0x1000, 0, 0, "x", 1);
+	gen_call(g, HC_MERGE, 0, 0, 0, 0, NULL, 0);
+	gen_call(g, HC_HINT, (u64)grandchild, 0, 1, 7, NULL, 0);
+	gen_mark(g, "fork: the template goes first; its forks keep it alive");
+	gen_call(g, HC_DOMAIN_DESTROY, (u64)t, 0, 0, 0, NULL, 0);
+	gen_select(g, (u16)grandchild, 0);
+	touch(g, 0x207, false);
+	gen_call(g, HC_DOMAIN_DESTROY, (u64)eager, 0, 0, 0, NULL, 0);
+	gen_call(g, HC_DOMAIN_DESTROY, (u64)grandchild, 0, 0, 0, NULL, 0);
+	gen_call(g, HC_DOMAIN_DESTROY, (u64)lazy, 0, 0, 0, NULL, 0);
+	return g->failed ? -1 : 0;
+}
+
 /* ---- a long, deterministic mix of every kind of exit (benchmarks) ---- */
 
 static u64 rng_next(u64 *s)
@@ -501,6 +584,7 @@ static int scenario_repeat(struct gen *g, u64 n)
 const struct scenario scenarios[] = {
 	{ "boot", "a guest boots into long mode and uses every kind of exit", scenario_boot, 4096 },
 	{ "hostile", "hostile guests and a hostile host; only they suffer", scenario_hostile, 8192 },
+	{ "fork", "vmfork (lazy, eager, of a fork), copy-on-write, reset, merge, hints", scenario_fork, 8192 },
 	{ "mix", "N exits of a deterministic mix (default 1000)", scenario_mix, 4096 },
 	{ "repeat-KIND", "N exits of one KIND: cpuid rdmsr wrmsr cr3 cr0 console out in mmio rdtsc vmcall hlt extint timer", NULL, 0 },
 	{ NULL, NULL, NULL, 0 },

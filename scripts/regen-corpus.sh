@@ -4,7 +4,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 make -s VARIANT=rel tools
-for s in boot hostile; do
+for s in boot hostile fork; do
 	build/rel/uxen-gen "$s" "traces/corpus/$s.uxt"
 done
 build/rel/uxen-gen mix traces/corpus/mix-2000.uxt 2000

@@ -66,7 +66,7 @@ for t in $(find traces -name '*.uxt' | sort); do
 done
 
 echo "== generator determinism and corpus freshness"
-for s in boot hostile; do
+for s in boot hostile fork; do
 	build/asan-gcc/uxen-gen "$s" "$tmp/$s.1.uxt" 2>/dev/null &&
 		build/asan-clang/uxen-gen "$s" "$tmp/$s.2.uxt" 2>/dev/null
 	if cmp -s "$tmp/$s.1.uxt" "$tmp/$s.2.uxt"; then ok "gen $s deterministic (gcc = clang)"; else bad "gen $s deterministic"; fi

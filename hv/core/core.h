@@ -56,10 +56,26 @@ struct hv_frame {
 static inline u64 ept_mfn(u64 e) { return (e & EPT_ADDR_MASK) >> PAGE_SHIFT; }
 static inline u8 ept_type(u64 e) { return (u8)((e & EPT_TYPE_MASK) >> EPT_TYPE_SHIFT); }
 static inline u8 ept_memtype(u64 e) { return (u8)((e & EPT_MT_MASK) >> EPT_MT_SHIFT); }
-/* Write without read is an EPT misconfiguration (SDM 28.3.3.1). */
+/* Software bit 11 of a leaf (ignored by the CPU, SDM table 28-6): the
+ * guest may write here, but the frame is shared, so the EPT maps it
+ * read-only and a write gets a private copy (fork.c, cow_break). Only on
+ * read-only leaves of shared frames. A mapping without it that is not
+ * writable stays so: sharing never widens the rights the host gave. */
+#define EPT_COW BIT(11)
+#define EPT_PERMS (EPT_RWX | EPT_COW) /* what struct p2m_entry.perms holds */
+/* Write without read is an EPT misconfiguration (SDM 28.3.3.1); COW is a
+ * write to come: readable, not writable yet. */
 static inline bool ept_perms_valid(u32 perms)
 {
-	return !(perms & ~EPT_RWX) && !((perms & EPT_W) && !(perms & EPT_R));
+	if ((perms & ~EPT_PERMS) || ((perms & EPT_W) && !(perms & EPT_R)))
+		return false;
+	return !(perms & EPT_COW) || ((perms & EPT_R) && !(perms & EPT_W));
+}
+/* The rights of a mapping whose frame becomes shared: write turns into
+ * copy-on-write. */
+static inline u32 ept_share_perms(u32 perms)
+{
+	return perms & EPT_W ? (perms & ~(u32)EPT_W) | EPT_COW : perms;
 }
 /* UC, WC, WT, WP, WB; 2, 3 and 7 are reserved (misconfiguration). */
 static inline bool ept_memtype_valid(u8 mt)
@@ -77,7 +93,7 @@ struct p2m {
 
 struct p2m_entry {    /* result of a lookup */
 	u64 mfn;      /* of the 4 KiB frame holding gfn */
-	u32 perms;    /* EPT_R/W/X */
+	u32 perms;    /* EPT_R/W/X and EPT_COW */
 	u8 type;      /* enum p2m_type */
 	u8 order;     /* 0 or 9 */
 	u8 memtype;
@@ -138,6 +154,7 @@ struct hv_domain {
 	u16 children;      /* live forks of this domain */
 	bool is_template;  /* has been forked: frozen, never runs again */
 	bool lazy;         /* fills its p2m from its ancestors on first touch */
+	bool fork_lazy;    /* lazy when forked (a reset of the whole p2m) */
 	u32 depth;         /* forks between this domain and its root */
 	u64 nr_dirty;      /* gfns made private since the fork (the log) */
 	bool log_full;     /* more than the log holds: reset walks the p2m */
@@ -193,7 +210,12 @@ void hv_panic(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2
 /* frame.c: the frame table and frame allocation. */
 int frame_table_init(u64 first_mfn, u64 nr_frames);
 void frame_table_fini(void);
-struct hv_frame *frame_get(u64 mfn); /* NULL if outside the table */
+static inline struct hv_frame *frame_get(u64 mfn) /* NULL if outside */
+{
+	if (mfn < hv.first_mfn || mfn - hv.first_mfn >= hv.nr_frames)
+		return NULL;
+	return &hv.frames[mfn - hv.first_mfn];
+}
 u64 frame_alloc(unsigned order, u16 owner, u8 type); /* INVALID_MFN on failure */
 void frame_free(u64 mfn); /* one frame back to the host */
 void *frame_map(u64 mfn);
@@ -202,6 +224,7 @@ void frame_unmap(void *va);
 /* p2m.c: the guest-physical map, kept directly in EPT format. */
 int p2m_init(struct hv_domain *d);
 void p2m_destroy(struct hv_domain *d); /* unmaps everything, frees tables */
+void p2m_clear(struct hv_domain *d);   /* unmaps everything but the root */
 int p2m_map(struct hv_domain *d, u64 gfn, u64 mfn, unsigned order, u32 perms,
 	    u8 type, u8 memtype);
 int p2m_unmap(struct hv_domain *d, u64 gfn, unsigned order);
@@ -304,6 +327,7 @@ int p2m_fill(struct hv_domain *d, u64 gfn);
 int p2m_ancestor_lookup(const struct hv_domain *d, u64 gfn, struct p2m_entry *e);
 int p2m_replace(struct hv_domain *d, u64 gfn, u64 mfn, u32 perms);
 int p2m_next(const struct hv_domain *d, u64 *gfn, u64 end, struct p2m_entry *e);
+int p2m_materialize(struct hv_domain *d);
 
 /* merge.c: the zero frame, hints, the re-merge scanner. */
 #define HV_HINT_FREE 0 /* contents may be discarded */

@@ -135,7 +135,7 @@ int domain_populate(struct hv_domain *d, u64 gfn, u64 count, unsigned order)
 		return -HV_EINVAL;
 	if (gfn >= d->p2m.max_gfn || count > d->p2m.max_gfn - gfn)
 		return -HV_ERANGE;
-	if (count > d->max_frames - d->nr_ram)
+	if (d->nr_ram > d->max_frames || count > d->max_frames - d->nr_ram)
 		return -HV_ENOSPC;
 	if (range_overlaps_mmio(d, gfn, count))
 		return -HV_EEXIST;

@@ -111,16 +111,12 @@ s64 domain_fork(struct hv_domain *p, bool lazy)
 	if (id < 0)
 		return id;
 	struct hv_domain *c = &hv.dom[id];
-	if (!p->is_template) {
-		p2m_share_all(p);
-		p->is_template = true;
-	}
-	c->parent = p->id;
 	c->depth = p->depth + 1;
 	c->lazy = lazy || p->lazy; /* what a lazy parent lacks, its ancestors have */
+	c->fork_lazy = c->lazy;
 	c->nr_mmio = p->nr_mmio;
 	hv_memcpy(c->mmio, p->mmio, sizeof(c->mmio));
-	p->children++;
+	/* The copy first: if it fails, the parent is left as it was. */
 	if (!lazy) {
 		int rc = p2m_clone(c, p);
 		if (rc) {
@@ -128,6 +124,12 @@ s64 domain_fork(struct hv_domain *p, bool lazy)
 			return rc;
 		}
 	}
+	if (!p->is_template) {
+		p2m_share_all(p);
+		p->is_template = true;
+	}
+	c->parent = p->id;
+	p->children++;
 	vcpus_copy(c, p);
 	return id;
 }
@@ -146,7 +148,8 @@ static int reset_gfn(struct hv_domain *c, u64 gfn)
 	}
 	if (c->lazy || p2m_ancestor_lookup(c, gfn, &e))
 		return 0;
-	return p2m_map(c, gfn, e.mfn, 0, e.perms & ~(u32)EPT_W, e.type, e.memtype);
+	return p2m_map(c, gfn, e.mfn, 0, ept_share_perms(e.perms), e.type,
+		       e.memtype);
 }
 
 static int reset_entry(struct hv_domain *c, u64 entry)
@@ -175,19 +178,14 @@ static int reset_from_log(struct hv_domain *c)
 	return 0;
 }
 
-/* The log overflowed: rebuild the whole p2m from the template. */
+/* The log overflowed: rebuild the whole p2m from the template, as the
+ * fork made it. The root stays (and so the EPT pointer): nothing is left
+ * without a p2m if the copy fails half way. */
 static int reset_whole(struct hv_domain *c)
 {
-	p2m_destroy(c);
-	int rc = p2m_init(c);
-	if (rc == 0 && !c->lazy)
-		rc = p2m_clone(c, &hv.dom[c->parent]);
-	if (rc == 0)
-		for (u32 i = 0; i < c->nr_vcpus; i++) {
-			arch_vmcs_load(&c->vcpu[i]);
-			arch_vmwrite(VMCS_EPT_POINTER, p2m_eptp(c));
-		}
-	return rc;
+	p2m_clear(c);
+	c->lazy = c->fork_lazy;
+	return c->lazy ? 0 : p2m_clone(c, &hv.dom[c->parent]);
 }
 
 int domain_reset(struct hv_domain *c)
@@ -209,6 +207,8 @@ int domain_reset(struct hv_domain *c)
 	}
 	c->nr_dirty = 0;
 	c->log_full = false;
+	c->nr_mmio = hv.dom[c->parent].nr_mmio;
+	hv_memcpy(c->mmio, hv.dom[c->parent].mmio, sizeof(c->mmio));
 	vcpus_copy(c, &hv.dom[c->parent]);
 	c->state = DOM_PAUSED;
 	c->crash_reason = CRASH_NONE;
@@ -228,12 +228,13 @@ int cow_break(struct hv_domain *d, u64 gfn)
 	if (p2m_lookup(d, gfn, &e))
 		return -HV_ENOENT;
 	struct hv_frame *f = frame_get(e.mfn);
-	if (f->type != FT_SHARED)
+	if (f->type != FT_SHARED || !(e.perms & EPT_COW))
 		return -HV_EINVAL;
+	u32 perms = (e.perms & ~(u32)EPT_COW) | EPT_W;
 	if (f->refs == 1 && e.mfn != hv.zero_mfn) {
 		f->type = FT_RAM;
 		f->owner = d->id;
-		int rc = p2m_set_perms(d, gfn, e.perms | EPT_W);
+		int rc = p2m_set_perms(d, gfn, perms);
 		if (rc) {
 			f->type = FT_SHARED;
 			f->owner = OWNER_SHARED;
@@ -252,15 +253,16 @@ int cow_break(struct hv_domain *d, u64 gfn)
 		frame_unmap((void *)from);
 	}
 	frame_unmap(to);
-	int rc = p2m_replace(d, gfn, mfn, e.perms | EPT_W);
+	int rc = p2m_replace(d, gfn, mfn, perms);
 	if (rc)
 		frame_free(mfn);
 	return rc;
 }
 
 /* An EPT violation that sharing explains: a lazy fork's first touch, or a
- * write to a shared frame. Returns 1 if handled (the guest retries), 0 if
- * not a sharing fault, or -HV_ENOMEM. */
+ * write to a shared frame the domain may write (copy-on-write). Returns 1
+ * if handled (the guest retries), 0 if not a sharing fault, or
+ * -HV_ENOMEM. */
 int share_fault(struct hv_domain *d, u64 gfn, bool write)
 {
 	struct p2m_entry e;
@@ -277,7 +279,7 @@ int share_fault(struct hv_domain *d, u64 gfn, bool write)
 		if (p2m_lookup(d, gfn, &e))
 			return -HV_ENOENT;
 	}
-	if (!write || (e.perms & EPT_W) || frame_get(e.mfn)->type != FT_SHARED)
+	if (!write || !(e.perms & EPT_COW) || frame_get(e.mfn)->type != FT_SHARED)
 		return 0;
 	int rc = cow_break(d, gfn);
 	return rc ? rc : 1;

@@ -47,13 +47,6 @@ void frame_table_fini(void)
 	hv.ops->unmap_frame(hv.ctx, ft);
 }
 
-struct hv_frame *frame_get(u64 mfn)
-{
-	if (mfn < hv.first_mfn || mfn - hv.first_mfn >= hv.nr_frames)
-		return NULL;
-	return &hv.frames[mfn - hv.first_mfn];
-}
-
 u64 frame_alloc(unsigned order, u16 owner, u8 type)
 {
 	u64 mfn = hv.ops->alloc_frames(hv.ctx, order);

@@ -3,13 +3,23 @@
  * guest linear addresses through the guest's own page tables. */
 #include "core.h"
 
+/* The mapping of the guest RAM page at gpa: a lazy fork reads what it
+ * has not filled yet through its ancestors (as its first touch would). */
+static int guest_entry(struct hv_domain *d, u64 gpa, struct p2m_entry *e)
+{
+	u64 gfn = gpa >> PAGE_SHIFT;
+	if (gfn >= d->p2m.max_gfn ||
+	    (p2m_lookup(d, gfn, e) && (!d->lazy || p2m_ancestor_lookup(d, gfn, e))) ||
+	    e->type != P2M_RAM)
+		return -HV_EFAULT;
+	return 0;
+}
+
 /* The frame behind gpa if the domain may access it that way. */
 static int guest_frame(struct hv_domain *d, u64 gpa, bool write, u64 *mfn)
 {
 	struct p2m_entry e;
-	if (gpa >> PAGE_SHIFT >= d->p2m.max_gfn ||
-	    p2m_lookup(d, gpa >> PAGE_SHIFT, &e) || e.type != P2M_RAM ||
-	    !(e.perms & (write ? EPT_W : EPT_R)))
+	if (guest_entry(d, gpa, &e) || !(e.perms & (write ? EPT_W : EPT_R)))
 		return -HV_EFAULT;
 	*mfn = e.mfn;
 	return 0;
@@ -93,9 +103,14 @@ int guest_update(struct hv_domain *d, u64 gpa, const void *buf, u32 len)
 	u64 mfn = 0;
 	if (len && gpa + len - 1 < gpa)
 		return -HV_EFAULT;
-	for (u64 p = gpa & PAGE_MASK; len && p <= gpa + len - 1; p += PAGE_SIZE)
-		if (guest_frame(d, p, false, &mfn))
-			return -HV_EFAULT; /* checked whole: never half loaded */
+	/* Checked whole, never half loaded: every page readable, and
+	 * writable or copy-on-write. */
+	for (u64 p = gpa & PAGE_MASK; len && p <= gpa + len - 1; p += PAGE_SIZE) {
+		struct p2m_entry e;
+		if (guest_entry(d, p, &e) || !(e.perms & EPT_R) ||
+		    !(e.perms & (EPT_W | EPT_COW)))
+			return -HV_EFAULT;
+	}
 	while (len) {
 		u32 off = (u32)(gpa & (PAGE_SIZE - 1));
 		u32 n = (u32)PAGE_SIZE - off < len ? (u32)PAGE_SIZE - off : len;

@@ -140,8 +140,19 @@ static s64 hc_DOMAIN_UNPAUSE(struct hc_call *c)
 	return 0;
 }
 
+/* Before a change of the layout of a lazy fork: it takes all it would
+ * fill from its ancestors first, so that a hole it makes stays one and a
+ * new mapping cannot hide its template's memory (p2m_materialize). */
+static int settle(struct hv_domain *d)
+{
+	return d->lazy ? p2m_materialize(d) : 0;
+}
+
 static s64 hc_POPULATE(struct hc_call *c)
 {
+	int rc = settle(c->d);
+	if (rc)
+		return rc;
 	return domain_populate(c->d, c->a[1], c->a[2], (unsigned)c->a[3]);
 }
 
@@ -203,6 +214,9 @@ static s64 hc_VCPU_SET_STATE(struct hc_call *c)
 
 static s64 hc_MMIO_MAP(struct hc_call *c)
 {
+	int rc = settle(c->d);
+	if (rc)
+		return rc;
 	return domain_add_mmio(c->d, c->a[1], c->a[2]);
 }
 
@@ -230,6 +244,9 @@ static s64 hc_INJECT_IRQ(struct hc_call *c)
 
 static s64 hc_UNMAP(struct hc_call *c)
 {
+	int rc = settle(c->d);
+	if (rc)
+		return rc;
 	return domain_unmap(c->d, c->a[1], c->a[2]);
 }
 
@@ -241,13 +258,17 @@ static s64 hc_SET_PERMS(struct hc_call *c)
 		return -HV_EINVAL;
 	if (c->a[1] + c->a[2] > c->d->p2m.max_gfn)
 		return -HV_ERANGE;
+	int rc = settle(c->d);
+	if (rc)
+		return rc;
 	for (u64 g = c->a[1]; g < c->a[1] + c->a[2]; g++) {
 		struct p2m_entry e;
 		if (p2m_lookup(c->d, g, &e))
 			return -HV_ENOENT;
 	}
+	/* Write on a shared frame becomes copy-on-write (p2m_set_perms). */
 	for (u64 g = c->a[1]; g < c->a[1] + c->a[2]; g++) {
-		int rc = p2m_set_perms(c->d, g, (u32)perms);
+		rc = p2m_set_perms(c->d, g, (u32)perms);
 		if (rc)
 			return rc;
 	}
@@ -282,6 +303,9 @@ static s64 hc_HINT(struct hc_call *c)
 
 static s64 hc_POPULATE_ZERO(struct hc_call *c)
 {
+	int rc = settle(c->d);
+	if (rc)
+		return rc;
 	return populate_zero(c->d, c->a[1], c->a[2]);
 }
 
@@ -331,6 +355,9 @@ static s64 hc_MEMORY_RELEASE(struct hc_call *c)
 	struct hv_domain *d = c->caller;
 	if (c->a[0] + c->a[1] > d->p2m.max_gfn)
 		return -HV_ERANGE;
+	int rc = settle(d);
+	if (rc)
+		return rc;
 	for (u64 g = c->a[0]; g < c->a[0] + c->a[1]; g++) {
 		struct p2m_entry e;
 		if (p2m_lookup(d, g, &e) || e.type != P2M_RAM)

@@ -51,10 +51,13 @@ static int claim(struct audit *a, u64 mfn, u8 type, bool once,
 
 /* A frame behind a leaf: the domain's own RAM, or a shared frame, which no
  * domain may map writable (that is what keeps forks and merged pages from
- * seeing each other's writes). */
-static int claim_ram(struct audit *a, u64 mfn, bool writable, u64 gfn)
+ * seeing each other's writes). Copy-on-write is for shared frames only. */
+static int claim_ram(struct audit *a, u64 mfn, bool writable, bool cow, u64 gfn)
 {
 	struct hv_frame *f = frame_get(mfn);
+	if (cow && (!f || f->type != FT_SHARED))
+		return FAIL(a, "d%u gfn %llx: copy-on-write mapping of mfn %llx, "
+			       "not a shared frame", a->d->id, (ull)gfn, (ull)mfn);
 	if (!f || f->type != FT_SHARED)
 		return claim(a, mfn, FT_RAM, false, "gfn", gfn);
 	if (writable)
@@ -80,7 +83,7 @@ static int audit_leaf(struct audit *a, unsigned level, u64 gfn, u64 e)
 		return FAIL(a, "d%u gfn %llx: 2 MiB leaf at unaligned mfn %llx",
 			    id, (ull)gfn, (ull)mfn);
 	for (u64 i = 0; i < n; i++) {
-		int rc = claim_ram(a, mfn + i, e & EPT_W, gfn + i);
+		int rc = claim_ram(a, mfn + i, e & EPT_W, e & EPT_COW, gfn + i);
 		if (rc)
 			return rc;
 	}
@@ -110,9 +113,10 @@ static int visit(void *arg, unsigned level, u64 gfn, u64 e, u64 table_mfn)
 {
 	struct audit *a = arg;
 	(void)table_mfn;
-	if (!ept_perms_valid((u32)(e & EPT_RWX)))
+	if (!ept_perms_valid((u32)(e & EPT_PERMS)))
 		return FAIL(a, "d%u gfn %llx: level %u entry %llx is write "
-			       "without read (EPT misconfiguration)",
+			       "without read (EPT misconfiguration) or "
+			       "copy-on-write and writable or not readable",
 			    a->d->id, (ull)gfn, level, (ull)e);
 	/* Large pages are 2 MiB only: bit 7 is a 1 GiB page at level 3 (not
 	 * used), reserved at level 4 and meaningless at level 1. */

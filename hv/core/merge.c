@@ -44,6 +44,16 @@ u64 zero_frame(void)
 	return mfn;
 }
 
+/* A zero frame just made for a mapping that then failed has no mapping to
+ * take it away again (p2m.c frees it with its last one): free it here. */
+static void zero_frame_unused(u64 z)
+{
+	if (z == hv.zero_mfn && frame_get(z)->refs == 0) {
+		hv.zero_mfn = INVALID_MFN;
+		frame_free(z);
+	}
+}
+
 /* ---- page contents ---- */
 
 /* 64-bit multiply-rotate hash over the words of a page: a candidate
@@ -117,7 +127,9 @@ static int hint_one(struct hv_domain *d, u64 gfn, unsigned kind)
 	u64 z = zero_frame();
 	if (z == INVALID_MFN)
 		return -HV_ENOMEM;
-	int rc = p2m_replace(d, gfn, z, e.perms & ~(u32)EPT_W);
+	int rc = p2m_replace(d, gfn, z, ept_share_perms(e.perms));
+	if (rc)
+		zero_frame_unused(z);
 	return rc ? rc : 1;
 }
 
@@ -137,13 +149,13 @@ s64 share_hint(struct hv_domain *d, u64 gfn, u64 count, unsigned kind)
 	return done;
 }
 
-/* Map the zero frame read-only over [gfn, gfn+count): memory that costs
+/* Map the zero frame over [gfn, gfn+count), copy-on-write: memory that costs
  * nothing until written. */
 int populate_zero(struct hv_domain *d, u64 gfn, u64 count)
 {
 	if (gfn >= d->p2m.max_gfn || count > d->p2m.max_gfn - gfn)
 		return -HV_ERANGE;
-	if (count > d->max_frames - d->nr_ram)
+	if (d->nr_ram > d->max_frames || count > d->max_frames - d->nr_ram)
 		return -HV_ENOSPC;
 	for (u64 g = gfn; g < gfn + count; g++) {
 		if (domain_is_mmio(d, g))
@@ -151,9 +163,12 @@ int populate_zero(struct hv_domain *d, u64 gfn, u64 count)
 		u64 z = zero_frame();
 		if (z == INVALID_MFN)
 			return -HV_ENOMEM;
-		int rc = p2m_map(d, g, z, 0, EPT_R | EPT_X, P2M_RAM, EPT_MT_WB);
-		if (rc)
+		int rc = p2m_map(d, g, z, 0, EPT_R | EPT_X | EPT_COW, P2M_RAM,
+				 EPT_MT_WB);
+		if (rc) {
+			zero_frame_unused(z);
 			return rc;
+		}
 	}
 	return 0;
 }
@@ -216,7 +231,7 @@ static int share_candidate(struct merge_slot *s)
 	struct hv_domain *d = &hv.dom[s->dom];
 	struct p2m_entry e;
 	p2m_lookup(d, s->gfn, &e);
-	int rc = p2m_set_perms(d, s->gfn, e.perms & ~(u32)EPT_W);
+	int rc = p2m_set_perms(d, s->gfn, ept_share_perms(e.perms));
 	if (rc)
 		return rc;
 	f->type = FT_SHARED;
@@ -244,7 +259,7 @@ static int scan_page(struct merge_state *m, struct hv_domain *d, u64 gfn,
 	    frames_equal(s->mfn, e->mfn)) {
 		int rc = share_candidate(s);
 		if (rc == 0 && frames_equal(s->mfn, e->mfn))
-			rc = p2m_replace(d, gfn, s->mfn, e->perms & ~(u32)EPT_W);
+			rc = p2m_replace(d, gfn, s->mfn, ept_share_perms(e->perms));
 		if (rc)
 			return rc;
 		m->st.merged++;

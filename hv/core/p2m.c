@@ -18,41 +18,6 @@
 
 /* ---- entry encoding ---- */
 
-unsigned level_shift(unsigned level)
-{
-	return LARGE_ORDER * (level - 1);
-}
-
-unsigned slot_index(u64 gfn, unsigned level)
-{
-	return (unsigned)(gfn >> level_shift(level)) & (EPT_ENTRIES - 1);
-}
-
-/* Bit 7 is never set by us outside level 2, but trusting it at every level
- * keeps a walk from descending through a corrupted entry. */
-bool is_leaf(u64 e, unsigned level)
-{
-	return level == 1 || (e & EPT_LARGE);
-}
-
-unsigned leaf_order(unsigned level)
-{
-	return level == 2 ? LARGE_ORDER : 0;
-}
-
-/* Access is the AND of the rights at every level: table entries grant
- * everything so that the leaf alone decides (and lookups can report it). */
-u64 table_entry(u64 mfn)
-{
-	return mfn << PAGE_SHIFT | EPT_RWX;
-}
-
-u64 leaf_entry(u64 mfn, unsigned order, u32 perms, u8 type, u8 memtype)
-{
-	return mfn << PAGE_SHIFT | perms | (u64)memtype << EPT_MT_SHIFT |
-	       (order ? EPT_LARGE : 0) | (u64)type << EPT_TYPE_SHIFT;
-}
-
 /* The guest-physical space the tables can express, capped by the domain. */
 static u64 gfn_limit(const struct hv_domain *d)
 {
@@ -121,16 +86,25 @@ static bool table_empty(u64 table)
 	return i == EPT_ENTRIES;
 }
 
+/* A new table whose contents the caller writes in full (all 512 entries)
+ * before linking it. */
+u64 table_alloc_raw(struct hv_domain *d)
+{
+	u64 mfn = frame_alloc(0, d->id, FT_P2M);
+	if (mfn != INVALID_MFN)
+		d->p2m.nr_tables++;
+	return mfn;
+}
+
 /* A new, empty table. Recycled frames hold stale data: zero it. */
 u64 table_alloc(struct hv_domain *d)
 {
-	u64 mfn = frame_alloc(0, d->id, FT_P2M);
+	u64 mfn = table_alloc_raw(d);
 	if (mfn == INVALID_MFN)
 		return INVALID_MFN;
 	void *t = frame_map(mfn);
 	hv_memset(t, 0, PAGE_SIZE);
 	frame_unmap(t);
-	d->p2m.nr_tables++;
 	return mfn;
 }
 
@@ -312,6 +286,21 @@ void p2m_destroy(struct hv_domain *d)
 	d->p2m.root_mfn = INVALID_MFN;
 }
 
+/* Everything goes but the root, so the EPT pointer stays valid and
+ * nothing needs allocating. */
+void p2m_clear(struct hv_domain *d)
+{
+	for (unsigned i = 0; i < EPT_ENTRIES; i++) {
+		u64 e = entry_read(d->p2m.root_mfn, i);
+		if (!e)
+			continue;
+		entry_write(d->p2m.root_mfn, i, 0);
+		p2m_flush(d);
+		entry_drop(d, e, EPT_LEVELS);
+	}
+	HV_ASSERT(d->p2m.nr_tables == 1 && d->nr_ram == 0);
+}
+
 int p2m_map(struct hv_domain *d, u64 gfn, u64 mfn, unsigned order, u32 perms,
 	    u8 type, u8 memtype)
 {
@@ -389,12 +378,17 @@ int p2m_set_perms(struct hv_domain *d, u64 gfn, u32 perms)
 	descend(d, gfn, 1, &s);
 	if (!s.e)
 		return -HV_ENOENT;
+	/* A shared frame is never mapped writable: write becomes a copy on
+	 * the first write. */
+	u64 mfn = ept_mfn(s.e) + (gfn & ((1ull << leaf_order(s.level)) - 1));
+	if (frame_get(mfn) && frame_get(mfn)->type == FT_SHARED)
+		perms = ept_share_perms(perms);
 	/* Rights the leaf already has need no split and no flush. */
-	if ((s.e & EPT_RWX) != perms) {
+	if ((s.e & EPT_PERMS) != perms) {
 		rc = leaf_4k(d, gfn, &s);
 		if (rc)
 			return rc;
-		slot_write(&s, (s.e & ~EPT_RWX) | perms);
+		slot_write(&s, (s.e & ~(u64)EPT_PERMS) | perms);
 		p2m_flush(d);
 		fork_log(d, gfn);
 	}
@@ -435,7 +429,7 @@ int p2m_lookup(const struct hv_domain *d, u64 gfn, struct p2m_entry *out)
 		return -HV_ENOENT;
 	unsigned order = leaf_order(s.level);
 	out->mfn = ept_mfn(s.e) + (gfn & ((1ull << order) - 1));
-	out->perms = (u32)(s.e & EPT_RWX);
+	out->perms = (u32)(s.e & EPT_PERMS);
 	out->type = ept_type(s.e);
 	out->order = (u8)order;
 	out->memtype = ept_memtype(s.e);

@@ -17,12 +17,43 @@ struct slot {
 	u64 e;     /* the entry's value */
 };
 
-unsigned level_shift(unsigned level);
-unsigned slot_index(u64 gfn, unsigned level);
-bool is_leaf(u64 e, unsigned level);
-unsigned leaf_order(unsigned level);
-u64 table_entry(u64 mfn);
-u64 leaf_entry(u64 mfn, unsigned order, u32 perms, u8 type, u8 memtype);
+/* ---- entry encoding (inline: on every path through the tables) ---- */
+
+static inline unsigned level_shift(unsigned level)
+{
+	return LARGE_ORDER * (level - 1);
+}
+
+static inline unsigned slot_index(u64 gfn, unsigned level)
+{
+	return (unsigned)(gfn >> level_shift(level)) & (EPT_ENTRIES - 1);
+}
+
+/* Bit 7 is never set by us outside level 2, but trusting it at every level
+ * keeps a walk from descending through a corrupted entry. */
+static inline bool is_leaf(u64 e, unsigned level)
+{
+	return level == 1 || (e & EPT_LARGE);
+}
+
+static inline unsigned leaf_order(unsigned level)
+{
+	return level == 2 ? LARGE_ORDER : 0;
+}
+
+/* Access is the AND of the rights at every level: table entries grant
+ * everything so that the leaf alone decides (and lookups can report it). */
+static inline u64 table_entry(u64 mfn)
+{
+	return mfn << PAGE_SHIFT | EPT_RWX;
+}
+
+static inline u64 leaf_entry(u64 mfn, unsigned order, u32 perms, u8 type, u8 memtype)
+{
+	return mfn << PAGE_SHIFT | perms | (u64)memtype << EPT_MT_SHIFT |
+	       (order ? EPT_LARGE : 0) | (u64)type << EPT_TYPE_SHIFT;
+}
+
 int range_check(const struct hv_domain *d, u64 gfn, unsigned order);
 u64 entry_read(u64 table, unsigned idx);
 void entry_write(u64 table, unsigned idx, u64 e);
@@ -31,6 +62,7 @@ void slot_write(struct slot *s, u64 e);
  * entry or a leaf. */
 void descend(const struct hv_domain *d, u64 gfn, unsigned stop, struct slot *s);
 u64 table_alloc(struct hv_domain *d);
+u64 table_alloc_raw(struct hv_domain *d); /* not zeroed: caller fills it */
 void table_free(struct hv_domain *d, u64 mfn);
 /* A frame reference per 4 KiB mapping: get after mapping, put after the
  * unmap was flushed (the last put frees the frame). */

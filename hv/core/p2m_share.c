@@ -4,33 +4,40 @@
  * copy-on-write break and the merge), and iterate the mapped gfns. */
 #include "p2m_impl.h"
 
+/* A leaf of a frame that is (or becomes) shared: write turns into
+ * copy-on-write. */
+static u64 share_entry(u64 e)
+{
+	return (e & ~(u64)EPT_PERMS) | ept_share_perms((u32)(e & EPT_PERMS));
+}
+
 /* Everything a leaf maps becomes shared and read-only. */
-static void share_leaf(struct hv_domain *d, u64 table, unsigned idx, u64 e,
-		       unsigned level)
+static void share_leaf(struct hv_domain *d, u64 *entry, unsigned level)
 {
 	u64 n = 1ull << leaf_order(level);
-	for (u64 i = 0; i < n; i++) {
-		struct hv_frame *f = frame_get(ept_mfn(e) + i);
+	struct hv_frame *f = frame_get(ept_mfn(*entry));
+	for (u64 i = 0; i < n; i++, f++) {
 		if (f->type == FT_RAM && f->owner == d->id) {
 			f->type = FT_SHARED;
 			f->owner = OWNER_SHARED;
 		}
 	}
-	if (e & EPT_W)
-		entry_write(table, idx, e & ~EPT_W);
+	*entry = share_entry(*entry);
 }
 
+/* Tables are mapped once each: this runs over every entry of a template. */
 static void share_table(struct hv_domain *d, u64 table, unsigned level)
 {
+	u64 *t = frame_map(table);
 	for (unsigned i = 0; i < EPT_ENTRIES; i++) {
-		u64 e = entry_read(table, i);
-		if (!e)
+		if (!t[i])
 			continue;
-		if (is_leaf(e, level))
-			share_leaf(d, table, i, e, level);
+		if (is_leaf(t[i], level))
+			share_leaf(d, &t[i], level);
 		else
-			share_table(d, ept_mfn(e), level - 1);
+			share_table(d, ept_mfn(t[i]), level - 1);
 	}
+	frame_unmap(t);
 }
 
 void p2m_share_all(struct hv_domain *d)
@@ -39,31 +46,72 @@ void p2m_share_all(struct hv_domain *d)
 	p2m_flush(d);
 }
 
-/* Copy table src (of the parent) into dst (the child's, empty): leaves as
- * they are (the parent is a template: read-only, shared), each mapped
+/* Copy table src (of the parent) into dst (the child's, empty): leaves
+ * read-only, as the parent's are once it is a template (it becomes one
+ * after the copy, so that a failed copy leaves it as it was), each mapped
  * frame one more reference; subtables copied the same way. */
+/* Frames of consecutive leaves are usually consecutive too: count the
+ * references through one frame-table pointer. */
+static void leaf_refs(struct hv_domain *c, u64 e, unsigned level)
+{
+	u64 n = 1ull << leaf_order(level);
+	struct hv_frame *f = frame_get(ept_mfn(e));
+	for (u64 i = 0; i < n; i++)
+		f[i].refs++;
+	c->nr_ram += n;
+}
+
+
+/* A last-level table: all leaves. The hot loop of an eager fork (512 of
+ * these per GiB), kept to a copy and one increment per entry. */
+static void clone_pt(struct hv_domain *c, u64 *d, const u64 *s)
+{
+	struct hv_frame *ft = hv.frames;
+	u64 first = hv.first_mfn, n = 0;
+	hv_memcpy(d, s, PAGE_SIZE);
+	for (unsigned i = 0; i < EPT_ENTRIES; i++) {
+		u64 e = s[i];
+		if (e) {
+			if (e & EPT_W)
+				d[i] = share_entry(e);
+			ft[ept_mfn(e) - first].refs++;
+			n++;
+		}
+	}
+	c->nr_ram += n;
+}
+
 static int clone_table(struct hv_domain *c, u64 dst, u64 src, unsigned level)
 {
-	u64 *s = frame_map(src);
+	const u64 *s = frame_map(src);
+	u64 *d = frame_map(dst);
 	int rc = 0;
+	if (level == 1) {
+		clone_pt(c, d, s);
+		frame_unmap(d);
+		frame_unmap((void *)s);
+		return 0;
+	}
 	for (unsigned i = 0; i < EPT_ENTRIES && !rc; i++) {
 		u64 e = s[i];
 		if (!e)
 			continue;
 		if (is_leaf(e, level)) {
-			entry_write(dst, i, e);
-			ram_get(c, ept_mfn(e), 1ull << leaf_order(level));
+			d[i] = share_entry(e);
+			leaf_refs(c, e, level);
 			continue;
 		}
-		u64 t = table_alloc(c);
+		/* A PT is copied whole by clone_pt(): no need to zero it. */
+		u64 t = level == 2 ? table_alloc_raw(c) : table_alloc(c);
 		if (t == INVALID_MFN) {
 			rc = -HV_ENOMEM;
 			break;
 		}
-		entry_write(dst, i, table_entry(t));
+		d[i] = table_entry(t);
 		rc = clone_table(c, t, ept_mfn(e), level - 1);
 	}
-	frame_unmap(s);
+	frame_unmap(d);
+	frame_unmap((void *)s);
 	return rc;
 }
 
@@ -74,7 +122,9 @@ int p2m_clone(struct hv_domain *c, const struct hv_domain *p)
 	return clone_table(c, c->p2m.root_mfn, p->p2m.root_mfn, EPT_LEVELS);
 }
 
-/* The mapping of gfn in the nearest ancestor of d that has one. */
+/* The mapping of gfn in the nearest ancestor of d that has one. Only a
+ * lazy ancestor lacks what its own parent has: the search ends at the
+ * first one that is not lazy (what it does not map, it unmapped). */
 static int ancestor_lookup(const struct hv_domain *d, u64 gfn,
 			   struct p2m_entry *e, u64 *leaf_gfn)
 {
@@ -84,6 +134,8 @@ static int ancestor_lookup(const struct hv_domain *d, u64 gfn,
 			*leaf_gfn = gfn & ~((1ull << e->order) - 1);
 			return 0;
 		}
+		if (!d->lazy)
+			break;
 	}
 	return -HV_ENOENT;
 }
@@ -103,7 +155,7 @@ int p2m_fill(struct hv_domain *d, u64 gfn)
 	u64 base;
 	if (ancestor_lookup(d, gfn, &e, &base))
 		return -HV_ENOENT;
-	u32 perms = e.perms & ~(u32)EPT_W;
+	u32 perms = ept_share_perms(e.perms);
 	struct slot s;
 	unsigned target = e.order ? 2 : 1;
 	descend(d, gfn, target, &s);
@@ -165,7 +217,7 @@ int p2m_next(const struct hv_domain *d, u64 *gfn, u64 end, struct p2m_entry *e)
 		if (s.e && is_leaf(s.e, s.level)) {
 			unsigned order = leaf_order(s.level);
 			e->mfn = ept_mfn(s.e) + (g & ((1ull << order) - 1));
-			e->perms = (u32)(s.e & EPT_RWX);
+			e->perms = (u32)(s.e & EPT_PERMS);
 			e->type = ept_type(s.e);
 			e->order = (u8)order;
 			e->memtype = ept_memtype(s.e);
@@ -177,4 +229,31 @@ int p2m_next(const struct hv_domain *d, u64 *gfn, u64 end, struct p2m_entry *e)
 		g = (g & ~(span - 1)) + span;
 	}
 	return -HV_ENOENT;
+}
+
+/* A lazy domain takes every mapping it would fill from its ancestors and
+ * is lazy no more, so that a hole it makes stays a hole (an unmapped gfn
+ * would otherwise be filled again on the next touch) and what it maps
+ * anew cannot hide its template's memory. For the host's operations on
+ * the layout of a lazy fork. On failure the domain stays lazy, with what
+ * was filled so far: consistent either way. */
+int p2m_materialize(struct hv_domain *d)
+{
+	const struct hv_domain *a = d;
+	for (unsigned n = 0; d->lazy && a->parent != HV_NO_PARENT &&
+			     n < HV_FORK_DEPTH; n++) {
+		a = &hv.dom[a->parent];
+		struct p2m_entry e;
+		for (u64 g = 0; p2m_next(a, &g, a->p2m.max_gfn, &e) == 0; g++) {
+			if (p2m_lookup(d, g, &e) == 0)
+				continue;
+			int rc = p2m_fill(d, g);
+			if (rc)
+				return rc;
+		}
+		if (!a->lazy)
+			break;
+	}
+	d->lazy = false;
+	return 0;
 }

@@ -119,6 +119,10 @@ static void px_free_frame(void *ctx, u64 mfn)
 	}
 	h->bitmap[i / 64] &= ~(1ull << (i % 64));
 	h->used--;
+	/* Hand out recently freed (warm) frames first, as a host OS would;
+	 * fresh ones cost a page fault in this process. */
+	if (i < h->hint)
+		h->hint = i;
 }
 
 static void *px_map_frame(void *ctx, u64 mfn)
