@@ -53,7 +53,7 @@ GEN_OBJS := $(GEN_SRCS:%.c=$(B)/%.o)
 TEST_OBJS := $(TEST_SRCS:%.c=$(B)/%.o)
 LIB := $(B)/libuxen.a
 
-TOOLS := $(B)/uxen-replay $(B)/uxen-gen $(B)/uxen-tests
+TOOLS := $(B)/uxen-replay $(B)/uxen-gen $(B)/uxen-tests $(B)/uxen-bench-share
 
 .PHONY: all tools test bench run clean deps deps-run pyconsts
 all: tools pyconsts
@@ -74,6 +74,10 @@ $(B)/uxen-replay: $(B)/replay/main.o $(LIB)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lm
 
 $(B)/uxen-gen: $(B)/harness/gen_main.o $(LIB)
+	@$(if $(Q),echo "  LD [$(VARIANT)] $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lm
+
+$(B)/uxen-bench-share: $(B)/harness/bench/bench_share.o $(LIB)
 	@$(if $(Q),echo "  LD [$(VARIANT)] $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lm
 
@@ -110,6 +114,7 @@ bench: deps
 
 run: deps-run
 	$(Q)$(MAKE) --no-print-directory VARIANT=rel tools
+	$(Q)$(MAKE) --no-print-directory boot
 	$(Q)sh scripts/run.sh
 
 clean:

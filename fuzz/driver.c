@@ -46,6 +46,7 @@ int main(void)
 	 * start and the page faults of its memory. */
 	static const u8 nothing[1];
 	LLVMFuzzerTestOneInput(nothing, 0);
+	fz_warm_up();
 	__AFL_INIT();
 	unsigned char *buf = __AFL_FUZZ_TESTCASE_BUF;
 	while (__AFL_LOOP(100000)) {
@@ -102,7 +103,7 @@ static int run_path(const char *path, int *files)
 	return worst;
 }
 
-extern int fz_last_status; /* set by fz_run */
+
 
 int main(int argc, char **argv)
 {

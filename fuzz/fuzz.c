@@ -15,11 +15,18 @@ int fz_last_status; /* worst status of a run (reproducer mode) */
 
 void fz_set_output(const char *path) { out_path = path; }
 void fz_set_no_abort(bool on) { no_abort = on; }
+bool fz_no_abort(void) { if (no_abort) fz_last_status = 3; return no_abort; }
+
+void fz_begin_frames(struct fz *f, u32 frames)
+{
+	f->events = 0;
+	f->setup = 0;
+	uxt_writer_mem(&f->w, trace_buf, sizeof(trace_buf), 0, frames);
+}
 
 void fz_begin(struct fz *f)
 {
-	f->events = 0;
-	uxt_writer_mem(&f->w, trace_buf, sizeof(trace_buf), 0, FZ_MEM_FRAMES);
+	fz_begin_frames(f, FZ_MEM_FRAMES);
 }
 
 bool fz_more(const struct fz *f)
@@ -153,6 +160,11 @@ u16 fz_template(struct fz *f, unsigned nr_vcpus)
 	return d;
 }
 
+void fz_setup_done(struct fz *f)
+{
+	f->setup = f->w.nr_events;
+}
+
 /* ---- running, and turning a failure into a trace ---- */
 
 /* Keep the events up to and including the last one that ran. */
@@ -180,6 +192,15 @@ static void write_trace(const u8 *buf, size_t len)
 		out_path, len, out_path);
 }
 
+void fz_warm_up(void)
+{
+	static struct fz f;
+	fz_begin(&f);
+	fz_template(&f, 2);
+	fz_setup_done(&f);
+	fz_run(&f, "warm-up");
+}
+
 /* FUZZ_VERBOSE=1: say how far each input got (seed and corpus triage). */
 static bool verbose(void)
 {
@@ -198,7 +219,8 @@ int fz_run(struct fz *f, const char *target)
 		uxt_put64(trace_buf + UXT_HDR_OFF_EVENT_COUNT, f->w.nr_events);
 	size_t len = (size_t)f->w.len;
 	struct replay_opts o = {
-		.no_check = true, .check_every = 1, .reuse_core = true,
+		.no_check = true, .check_every = 1, .check_from = f->setup,
+		.reuse_core = true,
 		.log = devnull, .name = NULL,
 	};
 	struct replay_result res;

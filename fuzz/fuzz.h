@@ -18,7 +18,7 @@
 #include "hv/exits.h"
 
 /* Work cap per input: events taken from the input (setup excluded). */
-#define FZ_MAX_EVENTS 64
+#define FZ_MAX_EVENTS 32
 /* Machine memory of the kept core, in frames: small, because the
  * invariant checker after every event is linear in it. */
 #define FZ_MEM_FRAMES 512
@@ -43,6 +43,7 @@
 struct fz {
 	struct uxt_writer w;
 	u32 events;     /* events taken from the input so far */
+	u64 setup;      /* events of the fixed set-up (checked once, at its end) */
 };
 
 /* Items of one exit, built in place. */
@@ -52,6 +53,8 @@ struct fz_items {
 };
 
 void fz_begin(struct fz *f);
+/* The same, with machine memory of `frames` frames instead of FZ_MEM_FRAMES. */
+void fz_begin_frames(struct fz *f, u32 frames);
 /* Host call event (outputs not recorded). */
 void fz_call(struct fz *f, u32 nr, u64 a0, u64 a1, u64 a2, u64 a3,
 	     const void *data, u32 len);
@@ -70,17 +73,26 @@ void fz_item_mem(struct fz_items *it, u64 gpa, const void *data, u32 len);
  * page tables, one MMIO page, running. Returns its id (the first domain
  * of a fresh core is always 1). */
 u16 fz_template(struct fz *f, unsigned nr_vcpus);
+/* The events so far are fixed set-up, the same for every input: the
+ * invariant checker runs once after them, then after every event. */
+void fz_setup_done(struct fz *f);
 
 /* Run the trace. Returns the replay status (0 or 2: fine); on status 3
  * (the core failed) it reports and aborts, after writing the trace that
  * reproduces it if fz_set_output() asked for one. */
 int fz_run(struct fz *f, const char *target);
 
+/* Run a template-only input: the first run's one-time costs (starting the
+ * core, faulting in its memory) out of the way before a fuzzer measures. */
+void fz_warm_up(void);
+
 /* Reproducer mode (fuzz/driver.c): write each hypervisor target's trace
  * to path, truncated after the failing event if one failed. */
 void fz_set_output(const char *path);
 /* Reproducer mode: return status 3 instead of aborting. */
 void fz_set_no_abort(bool on);
+bool fz_no_abort(void);
+extern int fz_last_status;
 
 /* Little input reader: every byte string is a valid program. */
 struct fz_in {

@@ -28,6 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	fz_begin(&f);
 	fz_template(&f, 2);
+	fz_setup_done(&f);
 	while (fz_more(&f) && uxt_next(&rd, &ev) > 0) {
 		if (ev.kind == UXT_EV_MARK)
 			continue;

@@ -13,7 +13,7 @@ BOOT_BASE := -std=gnu11 -O2 -g -ffreestanding -fno-builtin -nostdlib \
 	-mno-red-zone -mgeneral-regs-only -fno-stack-protector \
 	-fno-asynchronous-unwind-tables -fcf-protection=none $(BOOT_WARN) -MMD -MP
 KERN_CFLAGS := $(BOOT_BASE) -fno-pic -mcmodel=small \
-	-Ihv/include -Itraces -Ihv/host/baremetal -Ihv/arch/vmx
+	-Ihv/include -Itraces -Ihv/host/baremetal -Ihv/arch/vmx -Iharness/boot/guests
 
 # The hypervisor image: the same core sources, position-independent, with
 # the VMX backend; it relocates itself (R_X86_64_RELATIVE only).
@@ -35,7 +35,7 @@ $(BB)/hv/%.o: %.S
 
 $(BB)/hv.elf: $(HV_OBJS) hv/arch/vmx/image.ld
 	@$(if $(Q),echo "  LD [hv] $@")
-	$(Q)ld -m elf_x86_64 -pie --no-dynamic-linker -z noexecstack -z norelro \
+	$(Q)ld -m elf_x86_64 -pie --no-dynamic-linker -z noexecstack -z norelro --no-warn-rwx-segments \
 		--hash-style=sysv -T hv/arch/vmx/image.ld -o $@ $(HV_OBJS)
 	$(Q)if readelf -rW $@ | awk '/^0/ && $$3 != "R_X86_64_RELATIVE"' | grep -q .; then \
 		echo "$@: relocations other than R_X86_64_RELATIVE:" >&2; \
@@ -55,10 +55,12 @@ $(BB)/guests/%.bin: harness/boot/guests/%.S harness/boot/guests/guest.h
 	$(Q)$(BOOT_CC) -Iharness/boot/guests -Ihv/include -c $< -o $(BB)/guests/$*.o
 	$(Q)ld -m elf_x86_64 -z noexecstack -Ttext=0x1000 --oformat binary -o $@ $(BB)/guests/$*.o
 
-$(BB)/k/hv/host/baremetal/blobs.o: $(BB)/hv.img $(GUEST_BINS)
+$(BB)/k/hv/host/baremetal/blobs.o: $(BB)/hv.img
+$(BB)/k/harness/boot/guests.o: $(GUEST_BINS)
 
 KERN_SRCS := $(wildcard hv/host/baremetal/*.c) $(wildcard harness/boot/*.c)
-KERN_ASM := $(filter-out hv/host/baremetal/boot.S,$(wildcard hv/host/baremetal/*.S))
+KERN_ASM := $(filter-out hv/host/baremetal/boot.S,$(wildcard hv/host/baremetal/*.S)) \
+	$(wildcard harness/boot/*.S)
 KERN_OBJS := $(KERN_SRCS:%.c=$(BB)/k/%.o) $(KERN_ASM:%.S=$(BB)/k/%.o)
 
 # The boot disk: boot sector, config sector (the runner fills it), kernel;

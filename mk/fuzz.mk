@@ -19,7 +19,7 @@ FZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame
 FZ_INC := $(INC) -Ifuzz -Ihv/core
 
 FZ_CC_lf := clang
-FZ_OPT_lf := -O1 -g $(FZ_SAN) -fsanitize=fuzzer-no-link
+FZ_OPT_lf := -O2 -g $(FZ_SAN) -fsanitize=fuzzer-no-link
 FZ_LD_lf := -fsanitize=fuzzer $(FZ_SAN)
 FZ_DRV_lf :=
 FZ_CC_afl := afl-clang-fast
@@ -102,3 +102,6 @@ coverage: deps-fuzz
 	$(Q)PYTHON=$(PYTHON) sh scripts/fuzz-coverage.sh
 
 TEST_DEPS += fuzz-seeds $(FZ_ALL_lf) $(FZ_ALL_afl) $(FZ_ALL_repro)
+
+# Keep the targets' objects (make would delete them as intermediates).
+.SECONDARY: $(foreach b,$(FZ_BUILDS),$(FUZZ_TARGETS:%=$(FZ)/$(b)/obj/fuzz/fuzz_%.o) $(FZ)/$(b)/obj/fuzz/driver.o)

@@ -24,6 +24,8 @@ struct replay_opts {
 	bool parse_only;   /* read and validate, run nothing (benchmarks) */
 	bool progress;     /* progress on stderr */
 	u64 check_every;   /* invariant check every N events; 0: at the end only */
+	u64 check_from;    /* ... counting from event N on (fuzzers: after their
+			    * fixed set-up); 0: from the first */
 	u64 mem_frames;    /* 0: from the trace header, else the default */
 	u64 max_events;    /* 0: no limit (fuzzers cap the work per input) */
 	u64 fail_alloc;    /* fault injection: fail the Nth frame allocation */

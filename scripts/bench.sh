@@ -54,3 +54,10 @@ for k in cpuid rdmsr wrmsr cr3 cr0 console out in mmio rdtsc vmcall hlt extint t
 	[ "$k" = cpuid ] && note="  (target <= 500: $( [ "$per" -le 500 ] && echo met || echo MISSED ))"
 	printf "  %-8s %10d%s\n" "$k" "$per" "$note"
 done
+
+# Fuzzing throughput (fuzz/README.md).
+sh scripts/bench-fuzz.sh
+
+# vmfork and page sharing (harness/bench/bench_share.c).
+echo "== vmfork and page sharing"
+$B/uxen-bench-share

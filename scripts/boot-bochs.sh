@@ -46,7 +46,7 @@ cat >"$out/bochsrc" <<EOC
 megs: 128
 romimage: file=/usr/share/bochs/BIOS-bochs-latest
 vgaromimage: file=/usr/share/seabios/vgabios-isavga.bin
-cpu: count=$ncpu, model=$model, reset_on_triple_fault=0, ips=100000000
+cpu: count=$ncpu, model=$model, reset_on_triple_fault=0, ips=2000000
 clock: sync=none, time0=946681200
 ata0: enabled=1, ioaddr1=0x1f0, ioaddr2=0x3f0, irq=14
 ata0-master: type=disk, path=$out/disk.img, mode=flat, cylinders=2, heads=16, spt=63

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Boot one scenario of the real VMX build under QEMU.
-#   scripts/boot-qemu.sh [-a tcg|kvm] [-c CPU] [-t SECONDS] [-o DIR] [-s KEY=VALUE]... SCENARIO
+#   scripts/boot-qemu.sh [-a tcg|kvm] [-c CPU] [-n NCPUS] [-t SECONDS] [-o DIR] [-s KEY=VALUE]... SCENARIO
 # -a tcg (default): QEMU's emulator, which has no VMX: the hypervisor must
 # refuse cleanly and the host keep running. -a kvm: needs /dev/kvm on an
 # Intel host with nested VMX (scripts/boot-qemu.sh -a kvm -c host ...).
@@ -12,13 +12,15 @@ set -u
 cd "$(dirname "$0")/.."
 accel=tcg
 cpu=""
+ncpu=1
 limit=${BOOT_TIMEOUT:-60}
 out=""
 extra=""
-while getopts a:c:t:o:s: opt; do
+while getopts a:c:n:t:o:s: opt; do
 	case $opt in
 	a) accel=$OPTARG ;;
 	c) cpu=$OPTARG ;;
+	n) ncpu=$OPTARG ;;
 	t) limit=$OPTARG ;;
 	o) out=$OPTARG ;;
 	s) extra="$extra$OPTARG
@@ -27,21 +29,21 @@ while getopts a:c:t:o:s: opt; do
 	esac
 done
 shift $((OPTIND - 1))
-[ $# -eq 1 ] || { echo "usage: $0 [-a tcg|kvm] [-c CPU] [-t SECONDS] [-o DIR] [-s K=V]... SCENARIO" >&2; exit 6; }
+[ $# -eq 1 ] || { echo "usage: $0 [-a tcg|kvm] [-c CPU] [-n NCPUS] [-t SECONDS] [-o DIR] [-s K=V]... SCENARIO" >&2; exit 6; }
 scenario=$1
 disk=build/boot/disk.img
 [ -f "$disk" ] || { echo "$disk missing: run 'make boot'" >&2; exit 6; }
 command -v qemu-system-x86_64 >/dev/null || { echo "qemu-system-x86_64 is not installed" >&2; exit 6; }
-[ -n "$cpu" ] || { [ "$accel" = kvm ] && cpu=host,+vmx || cpu=qemu64; }
+[ -n "$cpu" ] || { [ "$accel" = kvm ] && cpu=host,+vmx || cpu=qemu64,vendor=GenuineIntel; }
 [ -n "$out" ] || out=build/boot/runs/$scenario-qemu-$accel
 mkdir -p "$out"
 rm -f "$out/serial.log" "$out/qemu.out"
 cp "$disk" "$out/disk.img"
-printf 'scenario=%s\nemulator=qemu-%s\ncpus=1\n%s' "$scenario" "$accel" "$extra" |
+printf 'scenario=%s\nemulator=qemu-%s\ncpus=%s\n%s' "$scenario" "$accel" "$ncpu" "$extra" |
 	dd of="$out/disk.img" bs=512 seek=1 conv=notrunc 2>/dev/null
 
 t0=$(date +%s.%N)
-timeout "$limit" qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -m 128 \
+timeout "$limit" qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -smp "$ncpu" -m 128 \
 	-drive file="$out/disk.img",format=raw,if=ide -display none -no-reboot \
 	-serial file:"$out/serial.log" -monitor none \
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04 </dev/null >"$out/qemu.out" 2>&1

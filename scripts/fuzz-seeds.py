@@ -156,15 +156,26 @@ def hypercall_seeds():
 
 
 def memory_seeds():
-    """Op programs (see fuzz/fuzz_memory.c): create, populate, write, and
-    every host call of the vmfork group once it exists."""
-    seeds = [bytes([0, 0, 1, 0, 2, 0, 3, 0, 4, 0]),
-             bytes([0, 0, 0, 1, 1, 0, 2, 1, 3, 1, 5, 0, 6, 0]),
-             bytes(range(0, 64))]
-    for nr in sorted(C.HYPERCALLS):
-        if 0x10 <= nr <= 0x1f:
-            seeds.append(bytes([0, 0, 1, 0, 7, nr, 0, 0, 0, 0, 2, 1, 7, nr, 1, 1, 1, 1]))
-    return seeds
+    """Op programs (see fuzz/fuzz_memory.c: op byte, domain byte, operands).
+    Op numbers follow enum op there; the vmfork group's are picked up from
+    the table by the target itself."""
+    CREATE, POP, HWRITE, GWRITE, UNMAP, PERMS, RUN, DESTROY, RELEASE, MMIO, SHARE, GREAD = range(12)
+    create = [CREATE, 0, 4]                   # 1 vCPU, 600 frames
+    pop4k = [POP, 0, 2 * 7, 0x00]             # 8 frames at gfn 0
+    pop2m = [POP, 0, 1, 0x01]                 # 2 MiB at gfn 0x200
+    run = [RUN, 0, 0]
+    seeds = [
+        create + pop4k + run + [GWRITE, 0, 0x01, 0, 5, GREAD, 0, 0x20, 0, 1],
+        create + pop2m + run + [GWRITE, 0, 0x01, 0, 0, PERMS, 0, 0x41, 1, 1,
+                                GWRITE, 0, 0x41, 0, 0, UNMAP, 0, 0x42, 1, GREAD, 0, 0x43, 0, 0],
+        create + pop4k + [HWRITE, 0, 0x02, 0x10, 0, 8] + list(b"ABCDEFGH") +
+        [PERMS, 0, 0x02, 1, 0, UNMAP, 0, 0x03, 2] + run + [RELEASE, 0, 0x04, 2, DESTROY, 0],
+        create + [CREATE, 1, 3] + pop4k + [POP, 1, 2, 0x05] + run + [RUN, 1, 0] +
+        [MMIO, 1, 0x30, 1, GWRITE, 1, 0x30, 0, 0, DESTROY, 0, DESTROY, 1],
+        create + pop4k + run + [SHARE, 0, 0, 0, 0, 0, 0, 0, 0, GWRITE, 1, 0x01, 0, 0,
+                                SHARE, 0, 1, 1, 1, 1, 1, 1, 1, SHARE, 1, 2, 2, 2, 2, 2, 2, 2],
+    ]
+    return [bytes(x) for x in seeds]
 
 
 def decode_seeds():

@@ -33,8 +33,27 @@ bool host_selftest_ok(void)
 	return host_alive() == RES_SUCCESS;
 }
 
+enum result sc_refuse(void);
+enum result sc_load(void);
+enum result sc_guest64(void);
+enum result sc_realmode(void);
+enum result sc_triple(void);
+enum result sc_hostile(void);
+enum result sc_multi(void);
+enum result sc_depriv(void);
+enum result sc_depriv_attack(void);
+
 static const struct scenario scenarios[] = {
 	{ "host", "the host OS alone: interrupts, memory, fault recovery", host_alive },
+	{ "refuse", "the hypervisor must refuse to load (config: expect=...)", sc_refuse },
+	{ "load", "load the hypervisor (VMXON), check it, unload it (VMXOFF)", sc_load },
+	{ "guest64", "a 64-bit guest: CPUID, MSR, CR, port I/O, MMIO, hypercalls, memory, HLT", sc_guest64 },
+	{ "realmode", "a real-mode guest (unrestricted guest)", sc_realmode },
+	{ "triple", "a guest triple-faults: only its domain ends", sc_triple },
+	{ "hostile", "a hostile guest: random hypercalls, CPUID, port I/O, then unowned memory", sc_hostile },
+	{ "multi", "five domains at once: 64-bit, real mode, triple fault, hostile, 64-bit", sc_multi },
+	{ "depriv", "de-privilege the host on every CPU; it carries on in the host container", sc_depriv },
+	{ "depriv_attack", "the de-privileged host reads and writes hypervisor and guest memory, makes bad VMCALLs", sc_depriv_attack },
 };
 
 const struct scenario *scenario_find(const char *name)

@@ -151,3 +151,11 @@ TEST(hv_start_refuses_bad_hosts)
 	posix_host_fini(&h);
 	CHECK_EQ(hv_start(NULL, NULL, 0, 0), -HV_EINVAL);
 }
+
+/* Found by fuzzing the trace reader: the listing names any status value. */
+TEST(strerror_takes_any_value)
+{
+	CHECK(strcmp(hv_strerror(-HV_ENOMEM), "out of memory") == 0);
+	CHECK(strcmp(hv_strerror(12345), "unknown error") == 0);
+	CHECK(strcmp(hv_strerror(-(long)(~0ul >> 1) - 1), "unknown error") == 0);
+}

@@ -179,6 +179,7 @@ struct hv_state {
 	u64 frame_table_mfn;       /* first frame of the frame table */
 	u64 frame_table_frames;
 	u64 in_use;                /* frames held by the core */
+	u64 generation;            /* see hv_generation() */
 	struct hv_domain dom[HV_MAX_DOMAINS];
 	struct hv_rec rec;
 	u64 zero_mfn;              /* the shared zero frame, or INVALID_MFN */
@@ -333,7 +334,7 @@ int p2m_materialize(struct hv_domain *d);
 #define HV_HINT_FREE 0 /* contents may be discarded */
 #define HV_HINT_ZERO 1 /* contents are zero (checked) */
 u64 zero_frame(void);
-s64 share_hint(struct hv_domain *d, u64 gfn, u64 count, unsigned kind);
+s64 share_hint(struct hv_domain *d, u64 gfn, u64 count, u64 kind);
 int populate_zero(struct hv_domain *d, u64 gfn, u64 count);
 s64 merge_scan(u64 budget);
 void merge_fini(void);

@@ -210,6 +210,9 @@ int domain_reset(struct hv_domain *c)
 	c->nr_mmio = hv.dom[c->parent].nr_mmio;
 	hv_memcpy(c->mmio, hv.dom[c->parent].mmio, sizeof(c->mmio));
 	vcpus_copy(c, &hv.dom[c->parent]);
+	/* Back to the template's state, TLBs included: nothing cached from
+	 * the run that was undone survives (a fork starts with none). */
+	arch_invept(p2m_eptp(c));
 	c->state = DOM_PAUSED;
 	c->crash_reason = CRASH_NONE;
 	c->shutdown_code = 0;

@@ -66,6 +66,7 @@ u64 frame_alloc(unsigned order, u16 owner, u8 type)
 	for (u64 i = 0; i < n; i++)
 		*frame_get(mfn + i) = (struct hv_frame){ .owner = owner, .type = type };
 	hv.in_use += n;
+	hv.generation++;
 	return mfn;
 }
 
@@ -75,6 +76,7 @@ void frame_free(u64 mfn)
 	HV_ASSERT(f && f->type != FT_FREE && f->refs == 0);
 	*f = (struct hv_frame){ .owner = OWNER_NONE };
 	hv.in_use--;
+	hv.generation++;
 	hv.ops->free_frame(hv.ctx, mfn);
 }
 
@@ -86,6 +88,11 @@ void *frame_map(u64 mfn)
 void frame_unmap(void *va)
 {
 	hv.ops->unmap_frame(hv.ctx, va);
+}
+
+u64 hv_generation(void)
+{
+	return hv.generation;
 }
 
 u64 hv_frames_in_use(void)

@@ -74,6 +74,7 @@ s64 hypercall(struct hv_domain *caller, bool from_guest, u32 nr,
 {
 	const struct hc_desc *h = nr < HC_MAX ? &hc_table[nr] : NULL;
 	*fate = UXT_FATE_RESUME;
+	hv.generation++; /* any call may change what the checker audits */
 	if (!h || !h->fn)
 		return -HV_ENOSYS;
 	if (!(h->callers & (from_guest ? GUEST : HOST)))
@@ -298,7 +299,7 @@ static s64 hc_HINT(struct hc_call *c)
 {
 	if (c->d->is_template)
 		return -HV_EPERM;
-	return share_hint(c->d, c->a[1], c->a[2], (unsigned)c->a[3]);
+	return share_hint(c->d, c->a[1], c->a[2], c->a[3]); /* all 64 bits */
 }
 
 static s64 hc_POPULATE_ZERO(struct hc_call *c)
@@ -313,7 +314,7 @@ static s64 hc_POPULATE_ZERO(struct hc_call *c)
 
 static s64 hc_GUEST_HINT(struct hc_call *c)
 {
-	return share_hint(c->caller, c->a[0], c->a[1], (unsigned)c->a[2]);
+	return share_hint(c->caller, c->a[0], c->a[1], c->a[2]);
 }
 
 #define CONSOLE_CHUNK 256

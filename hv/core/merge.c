@@ -133,7 +133,7 @@ static int hint_one(struct hv_domain *d, u64 gfn, unsigned kind)
 	return rc ? rc : 1;
 }
 
-s64 share_hint(struct hv_domain *d, u64 gfn, u64 count, unsigned kind)
+s64 share_hint(struct hv_domain *d, u64 gfn, u64 count, u64 kind)
 {
 	if (kind != HV_HINT_FREE && kind != HV_HINT_ZERO)
 		return -HV_EINVAL;
@@ -141,7 +141,7 @@ s64 share_hint(struct hv_domain *d, u64 gfn, u64 count, unsigned kind)
 		return -HV_ERANGE;
 	s64 done = 0;
 	for (u64 g = gfn; g < gfn + count; g++) {
-		int rc = hint_one(d, g, kind);
+		int rc = hint_one(d, g, (unsigned)kind);
 		if (rc < 0)
 			return rc;
 		done += rc;

@@ -84,7 +84,8 @@ const char *crash_reason_name(u32 code)
 
 const char *hv_strerror(long err)
 {
-	switch (err < 0 ? -err : err) {
+	/* Through unsigned: negating the most negative long is undefined. */
+	switch (err < 0 ? 0 - (unsigned long)err : (unsigned long)err) {
 #define X(name, val, text) case val: return text;
 		HV_ERRORS(X)
 #undef X

@@ -50,6 +50,7 @@ u64 entry_read(u64 table, unsigned idx)
 
 void entry_write(u64 table, unsigned idx, u64 e)
 {
+	hv.generation++;
 	u64 *t = frame_map(table);
 	t[idx] = e;
 	frame_unmap(t);
@@ -133,6 +134,7 @@ static bool ram_mappable(const struct hv_domain *d, u64 mfn, u64 n, u32 perms)
 
 void ram_get(struct hv_domain *d, u64 mfn, u64 n)
 {
+	hv.generation++;
 	for (u64 i = 0; i < n; i++)
 		frame_get(mfn + i)->refs++;
 	d->nr_ram += n;

@@ -42,6 +42,7 @@ static void share_table(struct hv_domain *d, u64 table, unsigned level)
 
 void p2m_share_all(struct hv_domain *d)
 {
+	hv.generation++;
 	share_table(d, d->p2m.root_mfn, EPT_LEVELS);
 	p2m_flush(d);
 }
@@ -119,6 +120,7 @@ static int clone_table(struct hv_domain *c, u64 dst, u64 src, unsigned level)
  * gives everything back. */
 int p2m_clone(struct hv_domain *c, const struct hv_domain *p)
 {
+	hv.generation++;
 	return clone_table(c, c->p2m.root_mfn, p->p2m.root_mfn, EPT_LEVELS);
 }
 

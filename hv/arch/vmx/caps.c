@@ -46,8 +46,14 @@ int vmx_caps_probe(u32 test_flags, char *why, u32 why_len)
 	u32 r[4];
 	struct vmx_caps *c = &vmx_caps;
 	cpuid_raw(0, 0, r);
-	if (r[1] != 0x756e6547 || r[3] != 0x49656e69 || r[2] != 0x6c65746e)
-		REFUSE("not an Intel CPU: no VT-x (VMX)");
+	if (r[1] != 0x756e6547 || r[3] != 0x49656e69 || r[2] != 0x6c65746e) {
+		char v[13];
+		hv_memcpy(v, &r[1], 4);
+		hv_memcpy(v + 4, &r[3], 4);
+		hv_memcpy(v + 8, &r[2], 4);
+		v[12] = 0;
+		REFUSE("no VMX: not an Intel CPU (vendor %s)", v);
+	}
 	cpuid_raw(1, 0, r);
 	if (!(r[2] & CPUID1_ECX_VMX))
 		REFUSE("no VMX: CPUID.1:ECX.VMX[bit 5] = 0");

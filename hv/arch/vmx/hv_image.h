@@ -63,6 +63,41 @@ struct hv_api {
 	/* Exits handled so far, by basic reason (65 entries). */
 	const u64 *exits_by_reason;
 	u32 vmcs_revision;
+	/* De-privilege the calling CPU (call it on every CPU, the BSP
+	 * first): it returns 0 in VMX non-root mode, inside the host
+	 * container, or -HV_E* if it could not (the CPU stays as it was).
+	 * From the first success on, the functions above must not be called
+	 * any more (their code is no longer mapped for the host): the host
+	 * uses VMCALL with the HVOP_* ABI below. */
+	int (*deprivilege)(void);
+};
+
+/* The de-privileged host's ABI: VMCALL with RAX = HVOP_MAGIC | op and the
+ * arguments in RDI, RSI, RDX, RCX; the result comes back in RAX (>= 0 or
+ * -HV_E*). Addresses are guest-physical addresses of the host container
+ * (its physical memory: the container's EPT is the identity) and must lie
+ * in memory the host still owns, outside the memory it donated. */
+#define HVOP_MAGIC 0x7558000000000000ull
+enum hv_op {
+	HVOP_HOST_CALL = 1,   /* nr, args_pa (u64[4]), data_pa, len */
+	HVOP_RUN_VCPU = 2,    /* domid, vcpu, run_pa (struct hv_run) */
+	HVOP_TRACE_BEGIN = 3, /* buf_pa, cap */
+	HVOP_TRACE_END = 4,   /* events_pa (u32) -> bytes or -1 */
+	HVOP_CHECK = 5,       /* msg_pa, len -> 0 or -1 (and the message) */
+	HVOP_EXITS = 6,       /* out_pa (u64[EXIT_REASON_MAX + 1]) */
+	HVOP_LOG_READ = 7,    /* buf_pa, cap -> bytes of log text */
+	HVOP_STOP = 8,        /* destroy every domain: frames still held */
+	HVOP_STATS = 9,       /* out_pa (struct hv_depriv_stats) */
+};
+
+struct hv_depriv_stats {
+	u64 cpus;            /* CPUs in the host container */
+	u64 host_exits;      /* exits of the host container, all CPUs */
+	u64 ept_blocked;     /* host accesses to protected memory blocked */
+	u64 bad_calls;       /* VMCALLs refused for bad arguments */
+	u64 protected_frames;/* frames the host's EPT leaves out now */
+	u64 frames_in_use;   /* frames the core holds */
+	u64 last_blocked_gpa;
 };
 
 /* Why run_vcpu returned. */

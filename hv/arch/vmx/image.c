@@ -7,6 +7,7 @@
 #include "vmx.h"
 #include "vmx_insn.h"
 #include "hv_image.h"
+#include "depriv.h"
 
 /* ---- self-relocation (R_X86_64_RELATIVE only; the build checks) ---- */
 
@@ -228,7 +229,8 @@ static int api_run_vcpu(u32 domid, u32 vcpu, struct hv_run *out)
 
 static int api_check(char *msg, u32 len)
 {
-	return hv_check_invariants(msg, len);
+	int rc = hv_check_invariants(msg, len);
+	return rc ? rc : host_ept_audit(msg, len);
 }
 
 static u64 api_unload(void)
@@ -246,7 +248,112 @@ static struct hv_api api = {
 	.trace_end = api_trace_end,
 	.check = api_check,
 	.unload = api_unload,
+	.deprivilege = vmx_depriv_entry,
 };
+
+/* ---- the de-privileged host's VMCALLs (hv_image.h, HVOP_*) ---- */
+
+static u64 image_base, image_donated;
+u64 hv_image_base(void) { return image_base; }
+u64 hv_image_donated(void) { return image_donated; }
+
+/* Data the host passes is copied in once (no second fetch it could race
+ * with from another CPU); results are copied out once, after the work. */
+#define BOUNCE_CAP (128u * 1024)
+static u8 bounce[BOUNCE_CAP];
+
+static s64 bad_call(s64 err)
+{
+	dstats.bad_calls++;
+	return err;
+}
+
+static bool copy_out(u64 pa, const void *src, u64 len)
+{
+	if (!host_range_ok(pa, len))
+		return false;
+	hv_memcpy(host_ptr(pa), src, len);
+	return true;
+}
+
+s64 depriv_vmcall(u64 op, u64 a0, u64 a1, u64 a2, u64 a3)
+{
+	if ((op & ~0xffffull) != HVOP_MAGIC)
+		return bad_call(-HV_ENOSYS);
+	switch (op & 0xffff) {
+	case HVOP_HOST_CALL: {
+		u64 args[4];
+		if (!host_range_ok(a1, sizeof(args)) || a3 > BOUNCE_CAP || !host_range_ok(a2, a3))
+			return bad_call(-HV_EFAULT);
+		hv_memcpy(args, host_ptr(a1), sizeof(args));
+		if (a3)
+			hv_memcpy(bounce, host_ptr(a2), a3);
+		if (!hv.started)
+			return bad_call(-HV_EINVAL);
+		return api_host_call((u32)a0, args, a3 ? bounce : NULL, (u32)a3);
+	}
+	case HVOP_RUN_VCPU: {
+		struct hv_run r;
+		if (!host_range_ok(a2, sizeof(r)))
+			return bad_call(-HV_EFAULT);
+		if (!hv.started)
+			return bad_call(-HV_EINVAL);
+		int rc = api_run_vcpu((u32)a0, (u32)a1, &r);
+		copy_out(a2, &r, sizeof(r));
+		return rc;
+	}
+	case HVOP_TRACE_BEGIN:
+		if (a1 > (16u << 20) || !host_range_ok(a0, a1))
+			return bad_call(-HV_EFAULT);
+		api_trace_begin(a1 ? host_ptr(a0) : NULL, (u32)a1);
+		return 0;
+	case HVOP_TRACE_END: {
+		u32 events = 0;
+		if (!host_range_ok(a0, sizeof(events)))
+			return bad_call(-HV_EFAULT);
+		long n = api_trace_end(&events);
+		copy_out(a0, &events, sizeof(events));
+		return n;
+	}
+	case HVOP_CHECK: {
+		char msg[256];
+		u64 n = a1 < sizeof(msg) ? a1 : sizeof(msg);
+		if (!n || !host_range_ok(a0, n))
+			return bad_call(-HV_EFAULT);
+		msg[0] = 0;
+		int rc = api_check(msg, (u32)n);
+		copy_out(a0, msg, n);
+		return rc;
+	}
+	case HVOP_EXITS:
+		if (!copy_out(a0, exits_by_reason, sizeof(exits_by_reason)))
+			return bad_call(-HV_EFAULT);
+		return 0;
+	case HVOP_LOG_READ: {
+		char buf[1024];
+		u64 n = a1 < sizeof(buf) ? a1 : sizeof(buf);
+		if (!host_range_ok(a0, n))
+			return bad_call(-HV_EFAULT);
+		u32 got = depriv_log_read(buf, (u32)n);
+		copy_out(a0, buf, got);
+		return got;
+	}
+	case HVOP_STOP: {
+		const struct hv_host_ops *ops = hv.ops;
+		u64 left = hv_stop(); /* every freed frame goes back to the host */
+		hv.ops = ops;         /* for log lines from later exits */
+		return (s64)left;
+	}
+	case HVOP_STATS: {
+		struct hv_depriv_stats st;
+		depriv_stats_fill(&st);
+		if (!copy_out(a0, &st, sizeof(st)))
+			return bad_call(-HV_EFAULT);
+		return 0;
+	}
+	}
+	return bad_call(-HV_ENOSYS);
+}
 
 int hv_image_entry(struct hv_boot *b);
 __attribute__((used)) int hv_image_entry(struct hv_boot *b)
@@ -284,6 +391,8 @@ __attribute__((used)) int hv_image_entry(struct hv_boot *b)
 		hv_snprintf(why, why_len, "the core failed to start: %s", hv_strerror(rc));
 		return rc;
 	}
+	image_base = b->mem_pa;
+	image_donated = b->mem_bytes;
 	api.exits_by_reason = exits_by_reason;
 	api.vmcs_revision = vmx_caps.revision;
 	*b->api = api;

@@ -7,19 +7,35 @@
 #include "vmx.h"
 #include "vmx_insn.h"
 
-/* One CPU for now: the VMXON region and the current-VMCS pointer. */
-static u8 vmxon_region[PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
-static u64 current_vmcs = INVALID_MFN; /* physical address */
-static bool vmx_on;
+/* Per CPU: the VMXON region and the current-VMCS pointer. A CPU whose
+ * host runs de-privileged also has its host container's VMCS, which is
+ * never VMCLEARed (it stays launched): "clearing" it only forgets it. */
+static u8 vmxon_region[HV_MAX_CPUS][PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
+static u64 current_vmcs[HV_MAX_CPUS] = { [0 ... HV_MAX_CPUS - 1] = INVALID_MFN };
+u64 vmx_pinned_vmcs[HV_MAX_CPUS] = { [0 ... HV_MAX_CPUS - 1] = INVALID_MFN };
+static bool vmx_on[HV_MAX_CPUS];
 
 static u64 va_to_pa(const void *va)
 {
 	return (u64)(uintptr_t)va; /* identity-mapped */
 }
 
+/* This CPU's index: its initial APIC ID (CPUID.1:EBX[31:24]). */
+u32 vmx_this_cpu(void)
+{
+	u32 r[4];
+	cpuid_raw(1, 0, r);
+	return r[1] >> 24;
+}
+
 int vmx_cpu_on(char *why, u32 why_len)
 {
+	u32 cpu = vmx_this_cpu();
 	u64 cr0 = read_cr0(), cr4 = read_cr4();
+	if (cpu >= HV_MAX_CPUS) {
+		hv_snprintf(why, why_len, "APIC ID %u: more CPUs than the hypervisor supports", cpu);
+		return -HV_ENOSPC;
+	}
 	if ((cr0 & vmx_caps.cr0_fixed0) != vmx_caps.cr0_fixed0 ||
 	    (cr0 & ~vmx_caps.cr0_fixed1)) {
 		hv_snprintf(why, why_len, "CR0 0x%llx violates the VMX fixed bits",
@@ -30,35 +46,63 @@ int vmx_cpu_on(char *why, u32 why_len)
 		hv_snprintf(why, why_len, "CR4.VMXE already set: another hypervisor owns VMX");
 		return -HV_EBUSY;
 	}
+	/* IA32_FEATURE_CONTROL is per CPU: an AP's may still be unlocked. */
+	u64 fc = rdmsr(MSR_FEATURE_CONTROL);
+	if ((fc & FC_LOCK) && !(fc & FC_VMX_OUTSIDE_SMX)) {
+		hv_snprintf(why, why_len, "VMX disabled by firmware on CPU %u", cpu);
+		return -HV_EPERM;
+	}
+	if (!(fc & FC_LOCK))
+		wrmsr(MSR_FEATURE_CONTROL, fc | FC_LOCK | FC_VMX_OUTSIDE_SMX);
 	write_cr4(cr4 | CR4_VMXE_BIT);
-	*(u32 *)vmxon_region = vmx_caps.revision;
-	int rc = vmxon(va_to_pa(vmxon_region));
+	*(u32 *)vmxon_region[cpu] = vmx_caps.revision;
+	int rc = vmxon(va_to_pa(vmxon_region[cpu]));
 	if (rc) {
 		write_cr4(cr4);
 		hv_snprintf(why, why_len, "VMXON failed (%s)",
 			    rc == VMX_FAIL_INVALID ? "VMfailInvalid" : "VMfailValid");
 		return -HV_EPERM;
 	}
-	vmx_on = true;
-	current_vmcs = INVALID_MFN;
+	vmx_on[cpu] = true;
+	current_vmcs[cpu] = INVALID_MFN;
 	return 0;
+}
+
+bool vmx_cpu_is_on(void)
+{
+	u32 cpu = vmx_this_cpu();
+	return cpu < HV_MAX_CPUS && vmx_on[cpu];
 }
 
 void vmx_cpu_off(void)
 {
-	if (!vmx_on)
+	u32 cpu = vmx_this_cpu();
+	if (cpu >= HV_MAX_CPUS || !vmx_on[cpu])
 		return;
 	vmx_vmcs_clear_current();
 	vmxoff();
 	write_cr4(read_cr4() & ~CR4_VMXE_BIT);
-	vmx_on = false;
+	vmx_on[cpu] = false;
 }
 
 void vmx_vmcs_clear_current(void)
 {
-	if (current_vmcs != INVALID_MFN)
-		vmclear(current_vmcs);
-	current_vmcs = INVALID_MFN;
+	u32 cpu = vmx_this_cpu();
+	if (current_vmcs[cpu] != INVALID_MFN && current_vmcs[cpu] != vmx_pinned_vmcs[cpu])
+		vmclear(current_vmcs[cpu]);
+	current_vmcs[cpu] = INVALID_MFN;
+}
+
+/* Make pa (a launched VMCS of this CPU) current again. */
+int vmx_vmcs_load_pa(u64 pa)
+{
+	u32 cpu = vmx_this_cpu();
+	if (current_vmcs[cpu] == pa)
+		return 0;
+	if (vmptrld(pa))
+		return -HV_EINVAL;
+	current_vmcs[cpu] = pa;
+	return 0;
 }
 
 u32 vmx_insn_error(void)
@@ -115,7 +159,7 @@ int arch_vmcs_init(struct hv_vcpu *v, void *va, u64 vmcs_mfn)
 	*(u32 *)va = vmx_caps.revision;
 	if (vmclear(pa) || vmptrld(pa))
 		return -HV_EINVAL;
-	current_vmcs = pa;
+	current_vmcs[vmx_this_cpu()] = pa;
 	/* Fields the core leaves to the backend: no MSR lists, no CR3 target,
 	 * no exception exits, a clean activity state. */
 	vmwrite_safe(VMCSX_EXIT_MSR_STORE_COUNT, 0);
@@ -137,12 +181,8 @@ int arch_vmcs_init(struct hv_vcpu *v, void *va, u64 vmcs_mfn)
 
 void arch_vmcs_load(struct hv_vcpu *v)
 {
-	u64 pa = v->vmcs_mfn << PAGE_SHIFT;
-	if (pa == current_vmcs)
-		return;
-	if (vmptrld(pa))
+	if (vmx_vmcs_load_pa(v->vmcs_mfn << PAGE_SHIFT))
 		hv_panic("VMPTRLD of d%u vcpu %u's VMCS failed", v->dom->id, v->id);
-	current_vmcs = pa;
 }
 
 u64 arch_vmread(u32 enc)

@@ -10,7 +10,10 @@ enum vmx_field {
 #undef X
 };
 
+#define HV_MAX_CPUS 8
+
 /* Architectural MSRs (SDM Vol. 4) the backend reads. */
+#define MSR_APIC_BASE 0x1b
 #define MSR_FEATURE_CONTROL 0x3a
 #define MSR_VMX_BASIC 0x480
 #define MSR_VMX_PINBASED 0x481
@@ -54,6 +57,10 @@ int vmx_cpu_on(char *why, u32 why_len);
 void vmx_cpu_off(void);
 void vmx_host_state(void);
 void vmx_vmcs_clear_current(void);
+u32 vmx_this_cpu(void);
+bool vmx_cpu_is_on(void);
+int vmx_vmcs_load_pa(u64 pa);
+extern u64 vmx_pinned_vmcs[HV_MAX_CPUS];
 /* Adjust a control field to what the CPU allows (allowed-0 / allowed-1). */
 u64 vmx_adjust_control(u32 enc, u64 val);
 int vmx_enter(u64 *gprs, int resume);

@@ -38,6 +38,22 @@ extern volatile u64 timer_ticks;
  * vector + 1, else 0. */
 int try_call(void (*fn)(void *), void *arg);
 
+/* idt.c: load the (shared) IDT on an AP. */
+void idt_load(void);
+
+/* smp.c: the other CPUs. smp_start() starts APs until want CPUs are
+ * online (returns the number online); smp_call() runs fn(arg) on an AP
+ * and waits for it. */
+#define SMP_WAKE_VECTOR 0xf0
+unsigned smp_start(unsigned want);
+unsigned smp_cpus(void);
+unsigned this_cpu(void);
+int smp_call(unsigned cpu, void (*fn)(void *), void *arg);
+void lapic_eoi(void);
+
+/* tss.c: this CPU's TSS, loaded into TR. */
+void tss_init(unsigned cpu);
+
 /* pmm.c: physical memory from the E820 map, in 4 KiB frames. */
 void pmm_init(void);
 u64 pmm_alloc(u64 bytes, u64 align); /* physical address, 0 on failure */

@@ -3,7 +3,7 @@
  * then kmain(). Also the AP start-up trampoline (copied below 1 MiB). */
 #include "layout.h"
 
-	.section .text.entry, "ax"
+	.section .boot, "awx", @progbits
 	.code16
 	.globl _kstart
 _kstart:
@@ -82,7 +82,8 @@ enter_long:
 	or $0x100, %eax                 /* LME */
 	wrmsr
 	mov %cr0, %eax
-	or $0x80000001, %eax
+	and $0x9fffffff, %eax           /* caches on: CD = NW = 0 */
+	or $0x80000021, %eax            /* PG, NE (x87 errors as exceptions), PE */
 	mov %eax, %cr0
 	ljmp $0x08, $lm64
 
@@ -108,7 +109,8 @@ lm64:
 	hlt
 	jmp 5b
 
-	.section .rodata
+	/* Below 64 KiB: real-mode LGDT reaches it. Written by tss.c. */
+	.section .boot, "awx", @progbits
 	.balign 16
 	.globl gdt
 gdt:
@@ -117,6 +119,7 @@ gdt:
 	.quad 0x00cf92000000ffff        /* 0x10 data */
 	.quad 0x00cf9a000000ffff        /* 0x18 32-bit code */
 	.quad 0x00cf92000000ffff        /* 0x20 32-bit data */
+	.fill 2 * MAX_CPUS, 8, 0        /* 0x28: a TSS per CPU (tss.c) */
 gdt_end:
 	.globl gdt_desc
 gdt_desc:

@@ -21,7 +21,7 @@ void try_unwind(int code) __attribute__((noreturn));
 void isr_dispatch(struct frame *f);
 
 #define STUBS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) \
-	X(11) X(12) X(13) X(14) X(16) X(17) X(18) X(19) X(20) X(32) X(39)
+	X(11) X(12) X(13) X(14) X(16) X(17) X(18) X(19) X(20) X(32) X(39) X(240)
 #define X(n) extern char isr##n[];
 STUBS(X)
 #undef X
@@ -33,14 +33,19 @@ static void set_gate(unsigned vec, void *fn)
 				  .off1 = (u16)(a >> 16), .off2 = (u32)(a >> 32) };
 }
 
+void idt_load(void)
+{
+	struct __attribute__((packed)) { u16 limit; u64 base; } d = {
+		sizeof(idt) - 1, (u64)(uintptr_t)idt };
+	__asm__ volatile("lidt %0" ::"m"(d));
+}
+
 void idt_init(void)
 {
 #define X(n) set_gate(n, isr##n);
 	STUBS(X)
 #undef X
-	struct __attribute__((packed)) { u16 limit; u64 base; } d = {
-		sizeof(idt) - 1, (u64)(uintptr_t)idt };
-	__asm__ volatile("lidt %0" ::"m"(d));
+	idt_load();
 	/* Remap the PICs to 32-47, all lines masked. */
 	outb(0x20, 0x11); outb(0xa0, 0x11);
 	outb(0x21, 32);   outb(0xa1, 40);
@@ -74,6 +79,10 @@ void isr_dispatch(struct frame *f)
 	}
 	if (f->vector == 39) /* spurious IRQ 7 */
 		return;
+	if (f->vector == SMP_WAKE_VECTOR) { /* an AP woken for its mailbox */
+		lapic_eoi();
+		return;
+	}
 	if (try_rsp)
 		try_unwind((int)f->vector + 1);
 	u64 cr2;

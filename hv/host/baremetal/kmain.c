@@ -21,6 +21,7 @@ void kmain(void)
 	char vendor[13];
 	serial_init();
 	idt_init();
+	tss_init(0);
 	pmm_init();
 	u32 r[4];
 	cpuid(1, 0, r);

@@ -11,6 +11,8 @@
 #define KERNEL_ADDR 0x8000
 #define AP_TRAMPOLINE 0x1000 /* AP start-up code (SIPI vector 0x01) */
 #define BSS_ADDR 0x200000  /* the kernel's .bss (2 MiB) */
+#define MAX_CPUS 8
+#define TSS_SEL(cpu) (0x28 + 16 * (cpu))
 #define BOOT_CHUNKS 15     /* 15 x 32 KiB: kernel + config up to 0x80000 */
 #define KERNEL_MAX (BOOT_CHUNKS * 0x8000 - 0x200)
 

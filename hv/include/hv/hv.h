@@ -43,6 +43,12 @@ u64 *hv_vcpu_gprs(struct hv_vcpu *v);
  * counts, no leaks). Returns 0, or -1 with a description in msg. */
 int hv_check_invariants(char *msg, u32 msglen);
 
+/* A counter that moves whenever something the invariant checker audits
+ * may have changed (frames, p2m entries, anything a hypercall does). Tools
+ * that check after every event skip the check when it has not moved: an
+ * unchanged state cannot have broken an invariant. */
+u64 hv_generation(void);
+
 /* Frames the core holds now (for leak checks and statistics). */
 u64 hv_frames_in_use(void);
 

@@ -1,0 +1,36 @@
+#!/bin/sh
+# Fuzzing throughput (called by scripts/bench.sh): execs/s of every target
+# under libFuzzer and AFL++ (persistent mode, shared-memory test cases),
+# from the generated seeds, BENCH_FUZZ_SECONDS (default 10) each, printed
+# beside AFL++'s rate on an empty target measured in the same run (the
+# ceiling of this machine's process and signal costs).
+set -eu
+cd "$(dirname "$0")/.."
+S=${BENCH_FUZZ_SECONDS:-10}
+make -s fuzz-seeds $(for t in exits memory hypercalls trace decode; do echo build/fuzz/lf/$t build/fuzz/afl/$t; done)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT INT TERM
+export AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1 AFL_QUIET=1
+afl_rate() { # target binary, seeds, dict
+	rm -rf "$tmp/afl"
+	timeout $((S + 60)) afl-fuzz -i "$2" -o "$tmp/afl" -m none -t 1000+ -V "$S" ${3:+-x "$3"} -- "$1" \
+		>/dev/null 2>&1 || true
+	sed -n 's/^execs_per_sec *: *\([0-9]*\).*/\1/p' "$tmp/afl/default/fuzzer_stats" 2>/dev/null || echo 0
+}
+# The empty target: the same AFL++ driver around a function that does nothing.
+printf '#include <stddef.h>\n#include <stdint.h>\nint LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);\nint LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return 0; }\nvoid fz_warm_up(void) {}\n' >"$tmp/empty.c"
+AFL_QUIET=1 afl-clang-fast -O2 -DFUZZ_AFL -Ihv/include -Itraces -Ifuzz "$tmp/empty.c" fuzz/driver.c -o "$tmp/empty" 2>/dev/null
+mkdir -p "$tmp/eseed" && echo x >"$tmp/eseed/x"
+empty=$(afl_rate "$tmp/empty" "$tmp/eseed" "")
+echo "== fuzzing throughput, ${S}s per target and engine (execs/s; ASan + UBSan; invariants after every event)"
+printf "  %-11s %10s %10s %14s\n" target libFuzzer AFL++ "AFL++ / empty"
+for t in exits memory hypercalls trace decode; do
+	rm -rf "$tmp/c" && mkdir -p "$tmp/c" && cp build/fuzz/seeds/$t/* "$tmp/c/"
+	lf=$(build/fuzz/lf/$t -max_total_time="$S" -max_len=4096 -timeout=10 -print_final_stats=1 \
+		-dict=build/fuzz/seeds/$t.dict "$tmp/c" 2>&1 | sed -n 's/^stat::average_exec_per_sec: *//p')
+	afl=$(afl_rate build/fuzz/afl/$t build/fuzz/seeds/$t build/fuzz/seeds/$t.dict)
+	printf "  %-11s %10s %10s %13s%%\n" "$t" "${lf:-0}" "$afl" \
+		"$(awk -v a="$afl" -v e="$empty" 'BEGIN { printf "%.0f", e ? 100 * a / e : 0 }')"
+done
+printf "  %-11s %10s %10s\n" "(empty)" "-" "$empty"
+echo "  target: exits >= 50,000/s under libFuzzer for inputs of up to 16 exits"

@@ -1,0 +1,40 @@
+#!/bin/sh
+# `make coverage`: run the fuzz corpora (seeds, build/fuzz/corpus/<t>, and
+# any directories in FUZZ_CORPORA) through the gcov build of each target
+# (build/fuzz/cov/) and print line coverage per file of hv/, then for the
+# three areas the fuzzers are meant to cover (target: >= 85% each).
+set -eu
+cd "$(dirname "$0")/.."
+C=build/fuzz/cov
+find "$C" -name '*.gcda' -delete
+for t in exits memory hypercalls trace decode; do
+	dirs=build/fuzz/seeds/$t
+	[ -d build/fuzz/corpus/$t ] && dirs="$dirs build/fuzz/corpus/$t"
+	for extra in ${FUZZ_CORPORA:-}; do [ -d "$extra/$t" ] && dirs="$dirs $extra/$t"; done
+	"$C/$t" -k $dirs 2>&1 | tail -n 1 | sed 's/^/  /'
+done
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT INT TERM
+for src in $(find hv -name '*.c' | sort); do
+	obj=$C/obj/$(dirname "$src")
+	[ -f "$obj/$(basename "$src" .c).gcno" ] || continue
+	gcov -n -o "$obj" "$src" 2>/dev/null |
+		awk -v f="$src" '/^File/ { cur = $2; gsub("\x27", "", cur) }
+			/^Lines executed/ && cur == f && !done++ { split($2, a, ":"); sub("%", "", a[2]);
+				printf "%s %s %s\n", f, a[2], $4 }' >>"$tmp/cov"
+done
+echo "== line coverage by file (hv/)"
+awk '{ printf "  %-28s %6.2f%% of %5d lines\n", $1, $2, $3 }' "$tmp/cov"
+group() {
+	name=$1
+	shift
+	pat=$(echo "$@" | tr ' ' '|')
+	awk -v n="$name" -v p="^($pat)\$" '$1 ~ p { hit += $2 * $3 / 100; all += $3 }
+		END { if (all) printf "  %-34s %6.2f%% of %5d lines%s\n", n, 100 * hit / all, all,
+			(100 * hit / all >= 85 ? "" : "  (target 85%)") }' "$tmp/cov"
+}
+echo "== areas"
+group "exit handlers (exit*.c)" $(ls hv/core/exit*.c)
+group "p2m / EPT (p2m*.c, exit_ept.c)" $(ls hv/core/p2m*.c) hv/core/exit_ept.c
+group "sharing / fork (fork, merge, share)" hv/core/fork.c hv/core/merge.c hv/core/p2m_share.c
+group "all of hv/" $(awk '{print $1}' "$tmp/cov")

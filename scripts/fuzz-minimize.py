@@ -1,0 +1,119 @@
+#!/usr/bin/python3
+"""Shrink a failing trace to a minimal one that fails the same way.
+
+    fuzz-minimize.py [--replay build/rel/uxen-replay] IN.uxt OUT.uxt
+
+IN must make uxen-replay (run with --check-every 1) exit 3, "the
+hypervisor itself failed". Delta debugging (ddmin) over the events, then
+over the items of each remaining event, keeps every reduction after which
+uxen-replay still exits 3 with the same message, event indexes, offsets
+and machine frame numbers aside (they move as events go). OUT is the
+smallest such trace; replaying it reproduces the failure. Typical use:
+
+    build/fuzz/repro/exits -o crash.uxt crash-<sha1>     # input -> trace
+    scripts/fuzz-minimize.py crash.uxt min.uxt            # -> minimal trace
+"""
+import argparse
+import io
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import uxtrace  # noqa: E402
+
+NOISE = [(re.compile(r"event \d+ \(offset \d+\)"), "event N"),
+         (re.compile(r"offset \d+"), "offset N"),
+         (re.compile(r"mfn [0-9a-f]+"), "mfn M"),
+         (re.compile(r"^uxen-replay: [^:]*: "), "")]
+
+
+def failure(replay, data, tmp):
+    """The normalised failure message of a trace, or None if it does not
+    make the hypervisor fail (exit 3)."""
+    path = os.path.join(tmp, "t.uxt")
+    with open(path, "wb") as f:
+        f.write(data)
+    p = subprocess.run([replay, "-q", "--check-every", "1", path],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
+    if p.returncode != 3:
+        return None
+    msg = p.stderr.decode("utf-8", "replace").strip().splitlines()[-1]
+    for rx, sub in NOISE:
+        msg = rx.sub(sub, msg)
+    return msg
+
+
+def pack(header, events):
+    buf = io.BytesIO()
+    w = uxtrace.Writer(buf, header.flags, header.mem_frames)
+    for ev in events:
+        w.write(ev)
+    w.close()
+    return buf.getvalue()
+
+
+def ddmin(items, test):
+    """Zeller's ddmin: a 1-minimal sublist of items for which test holds."""
+    n = 2
+    while len(items) >= 2:
+        chunk = max(1, len(items) // n)
+        subsets = [items[i:i + chunk] for i in range(0, len(items), chunk)]
+        reduced = False
+        for i in range(len(subsets)):
+            complement = [x for j, s in enumerate(subsets) if j != i for x in s]
+            if test(complement):
+                items, n, reduced = complement, max(n - 1, 2), True
+                break
+        if not reduced:
+            if n >= len(items):
+                break
+            n = min(len(items), n * 2)
+    return items
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--replay", default="build/rel/uxen-replay")
+    ap.add_argument("input")
+    ap.add_argument("output")
+    a = ap.parse_args()
+    tr = uxtrace.read_trace(a.input)
+    with tempfile.TemporaryDirectory() as tmp:
+        want = failure(a.replay, pack(tr.header, tr.events), tmp)
+        if want is None:
+            sys.stderr.write("fuzz-minimize: %s does not make uxen-replay exit 3\n" % a.input)
+            return 2
+        runs = [0]
+
+        def same(events):
+            runs[0] += 1
+            try:
+                return failure(a.replay, pack(tr.header, events), tmp) == want
+            except uxtrace.TraceError:
+                return False
+
+        events = ddmin(list(tr.events), same)
+        for k in range(len(events)):  # then the items of each event
+            ev = events[k]
+
+            def with_items(items, k=k, ev=ev):
+                e = uxtrace.Event(ev.kind, ev.flags, ev.arg, ev.domid, ev.vcpu,
+                                  ev.args, items, ev.text)
+                return same(events[:k] + [e] + events[k + 1:])
+            if len(ev.items) > 1 or (ev.items and with_items([])):
+                items = [] if with_items([]) else ddmin(list(ev.items), with_items)
+                events[k] = uxtrace.Event(ev.kind, ev.flags, ev.arg, ev.domid, ev.vcpu,
+                                          ev.args, items, ev.text)
+        data = pack(tr.header, events)
+    with open(a.output, "wb") as f:
+        f.write(data)
+    print("fuzz-minimize: %d -> %d events, %d bytes (%d replays): %s"
+          % (len(tr.events), len(events), len(data), runs[0], want))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+# Fuzzing smoke test (sourced by scripts/run-tests.sh: ok/bad/expect/$tmp).
+# Every target under libFuzzer and under AFL++ for a few seconds from the
+# generated seeds: any finding fails the test. Then crash-to-trace: a
+# target's -o trace replays with uxen-replay as the target ran it. Budget:
+# about 5 + 8 seconds per target (FUZZ_SMOKE_SECONDS to change).
+FZB=build/fuzz
+FZS=${FUZZ_SMOKE_SECONDS:-5}
+for t in exits memory hypercalls trace decode; do
+	if [ ! -x "$FZB/lf/$t" ] || [ ! -x "$FZB/afl/$t" ] || [ ! -d "$FZB/seeds/$t" ]; then
+		bad "fuzz $t: not built (make fuzz-build fuzz-seeds)"
+		continue
+	fi
+	rm -rf "$tmp/fz" && mkdir -p "$tmp/fz/corpus" "$tmp/fz/art" && cp "$FZB/seeds/$t/"* "$tmp/fz/corpus/"
+	"$FZB/lf/$t" -max_total_time="$FZS" -max_len=4096 -timeout=10 -dict="$FZB/seeds/$t.dict" \
+		-artifact_prefix="$tmp/fz/art/" "$tmp/fz/corpus" >"$tmp/fz/log" 2>&1
+	rc=$?
+	if [ "$rc" -eq 0 ] && [ -z "$(ls "$tmp/fz/art")" ]; then
+		ok "fuzz $t: libFuzzer ${FZS}s, no finding ($(sed -n 's/.*DONE .*exec\/s: \([0-9]*\).*/\1/p' "$tmp/fz/log") execs/s)"
+	else
+		bad "fuzz $t: libFuzzer finding (exit $rc): reproduce with $FZB/repro/$t FILE"
+		grep -E "fuzz |ERROR|SUMMARY|runtime error" "$tmp/fz/log" | head -n 5 | sed 's/^/    /'
+		for a in "$tmp/fz/art/"*; do [ -f "$a" ] && mkdir -p build/fuzz/findings && cp "$a" build/fuzz/findings/ && echo "    saved build/fuzz/findings/$(basename "$a")"; done
+	fi
+	AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1 \
+	AFL_QUIET=1 timeout $((FZS + 40)) afl-fuzz -i "$FZB/seeds/$t" -o "$tmp/fz/afl" -m none -t 1000+ \
+		-V "$FZS" -x "$FZB/seeds/$t.dict" -- "$FZB/afl/$t" >"$tmp/fz/afl.log" 2>&1
+	rc=$?
+	st="$tmp/fz/afl/default/fuzzer_stats"
+	crashes=$(sed -n 's/^saved_crashes *: *//p' "$st" 2>/dev/null)
+	if [ "$rc" -eq 0 ] && [ "$crashes" = 0 ]; then
+		ok "fuzz $t: AFL++ ${FZS}s, no finding ($(sed -n 's/^execs_per_sec *: *//p' "$st") execs/s, stability $(sed -n 's/^stability *: *//p' "$st"))"
+	else
+		bad "fuzz $t: AFL++ finding or failure (exit $rc, crashes ${crashes:-?})"
+		tail -n 5 "$tmp/fz/afl.log" | sed 's/^/    /'
+		for a in "$tmp/fz/afl/default/crashes/id"*; do [ -f "$a" ] && mkdir -p build/fuzz/findings && cp "$a" "build/fuzz/findings/afl-$t-$(basename "$a" | cut -c1-9)" && echo "    saved build/fuzz/findings/afl-$t-$(basename "$a" | cut -c1-9)"; done
+	fi
+done
+
+# Crash to trace: what a hypervisor target ran, written with -o, is a trace
+# that uxen-replay runs the same way (here: to the end, status 0).
+s=$(ls "$FZB/seeds/exits" | head -n 1)
+expect "fuzz: exits -o writes a trace uxen-replay runs" 0 sh -c \
+	"$FZB/repro/exits -o '$tmp/fz.uxt' '$FZB/seeds/exits/$s' && build/asan-gcc/uxen-replay --check-every 1 '$tmp/fz.uxt'"
+same=0 diff=0
+for s in "$FZB/seeds/memory/"* "$FZB/seeds/hypercalls/"*; do
+	case $s in */memory/*) t=memory ;; *) t=hypercalls ;; esac
+	st=$(FUZZ_VERBOSE=1 "$FZB/repro/$t" -o "$tmp/fzm.uxt" "$s" 2>&1 | sed -n 's/.*: status \([0-9]\) after.*/\1/p')
+	build/asan-gcc/uxen-replay -q --check-every 1 "$tmp/fzm.uxt" >/dev/null 2>&1
+	if [ "$?" = "$st" ]; then same=$((same + 1)); else diff=$((diff + 1)); echo "    $s: target status $st, uxen-replay differs"; fi
+done
+if [ "$diff" -eq 0 ] && [ "$same" -gt 0 ]; then ok "fuzz: $same memory/hypercalls -o traces replay with the target's status"; else
+	bad "fuzz: $diff -o traces replay differently from the target"; fi
+expect_msg "fuzz: fuzz-minimize refuses a trace that does not fail" 2 "does not make" \
+	"$PYTHON" scripts/fuzz-minimize.py --replay build/rel/uxen-replay traces/corpus/boot.uxt "$tmp/min.uxt"
+expect "fuzz: dictionaries are generated from the tables (every exit reason)" 0 sh -c \
+	"[ \$(grep -c '^exit_' $FZB/seeds/exits.dict) -eq \$($PYTHON -c 'import sys; sys.path.insert(0, \"scripts\"); import uxen_consts as C; print(len(C.EXIT_REASONS))') ]"
