@@ -141,24 +141,6 @@ u64 gen_get_field(struct gen *g, u32 enc)
 	return sim_vmcs_get(enc);
 }
 
-/* The recorder interleaves what handlers read and write; the format wants
- * all inputs first (they are applied before the exit runs). Stable, so the
- * order within each group is the order of the handler's accesses. */
-static u32 inputs_first(const u8 *rec, u32 len, u8 *out)
-{
-	u32 n = 0;
-	for (int pass = 0; pass < 2; pass++)
-		for (u32 off = 0; off < len;) {
-			u32 sz = 4u + uxt_get16(rec + off + 2);
-			if (((rec[off] & UXT_IT_OUTPUT) != 0) == (pass == 1)) {
-				memcpy(out + n, rec + off, sz);
-				n += sz;
-			}
-			off += sz;
-		}
-	return n;
-}
-
 int gen_exit(struct gen *g, u32 reason, u64 qualification, u32 insn_len)
 {
 	if (!g->v || g->failed)
@@ -177,7 +159,7 @@ int gen_exit(struct gen *g, u32 reason, u64 qualification, u32 insn_len)
 	if (n < 0)
 		return gen_fail(g, "recording overflowed at exit %llu",
 				(unsigned long long)g->exits);
-	u32 items = inputs_first(g->rec, (u32)n, g->items);
+	u32 items = hv_rec_inputs_first(g->rec, (u32)n, g->items);
 	check_writer(g, uxt_write_exit(&g->w, UXT_EF_OUTPUTS, (u16)reason, g->domid,
 				       g->vcpu, g->items, items));
 	g->exits++;

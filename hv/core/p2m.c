@@ -421,6 +421,17 @@ int p2m_split(struct hv_domain *d, u64 gfn)
 	return 0;
 }
 
+/* What the leaf at s says about gfn (which it covers). */
+void slot_to_entry(const struct slot *s, u64 gfn, struct p2m_entry *out)
+{
+	unsigned order = leaf_order(s->level);
+	out->mfn = ept_mfn(s->e) + (gfn & ((1ull << order) - 1));
+	out->perms = (u32)(s->e & EPT_PERMS);
+	out->type = ept_type(s->e);
+	out->order = (u8)order;
+	out->memtype = ept_memtype(s->e);
+}
+
 int p2m_lookup(const struct hv_domain *d, u64 gfn, struct p2m_entry *out)
 {
 	if (gfn >= gfn_limit(d))
@@ -429,12 +440,7 @@ int p2m_lookup(const struct hv_domain *d, u64 gfn, struct p2m_entry *out)
 	descend(d, gfn, 1, &s);
 	if (!s.e)
 		return -HV_ENOENT;
-	unsigned order = leaf_order(s.level);
-	out->mfn = ept_mfn(s.e) + (gfn & ((1ull << order) - 1));
-	out->perms = (u32)(s.e & EPT_PERMS);
-	out->type = ept_type(s.e);
-	out->order = (u8)order;
-	out->memtype = ept_memtype(s.e);
+	slot_to_entry(&s, gfn, out);
 	return 0;
 }
 

@@ -55,6 +55,7 @@ static inline u64 leaf_entry(u64 mfn, unsigned order, u32 perms, u8 type, u8 mem
 }
 
 int range_check(const struct hv_domain *d, u64 gfn, unsigned order);
+void slot_to_entry(const struct slot *s, u64 gfn, struct p2m_entry *out);
 u64 entry_read(u64 table, unsigned idx);
 void entry_write(u64 table, unsigned idx, u64 e);
 void slot_write(struct slot *s, u64 e);

@@ -217,12 +217,7 @@ int p2m_next(const struct hv_domain *d, u64 *gfn, u64 end, struct p2m_entry *e)
 		struct slot s;
 		descend(d, g, 1, &s);
 		if (s.e && is_leaf(s.e, s.level)) {
-			unsigned order = leaf_order(s.level);
-			e->mfn = ept_mfn(s.e) + (g & ((1ull << order) - 1));
-			e->perms = (u32)(s.e & EPT_PERMS);
-			e->type = ept_type(s.e);
-			e->order = (u8)order;
-			e->memtype = ept_memtype(s.e);
+			slot_to_entry(&s, g, e);
 			*gfn = g;
 			return 0;
 		}

@@ -24,6 +24,24 @@ long hv_rec_end(void)
 	return hv.rec.overflow ? -1 : (long)hv.rec.len;
 }
 
+/* The recorder appends items as handlers read and write; the format wants
+ * every input first (they are applied before the event runs). A stable
+ * partition: the order within each group is the order of the accesses. */
+u32 hv_rec_inputs_first(const u8 *rec, u32 len, u8 *out)
+{
+	u32 n = 0;
+	for (int pass = 0; pass < 2; pass++)
+		for (u32 off = 0; off < len;) {
+			u32 sz = UXT_ITEM_HDR_SIZE + uxt_get16(rec + off + 2);
+			if (((rec[off] & UXT_IT_OUTPUT) != 0) == (pass == 1)) {
+				hv_memcpy(out + n, rec + off, sz);
+				n += sz;
+			}
+			off += sz;
+		}
+	return n;
+}
+
 /* Inputs are recorded once per exit: the first read is what the handler saw. */
 void rec_exit_start(void)
 {

@@ -38,20 +38,24 @@ void serial_drain(void)
 		cpu_relax();
 }
 
+/* String instructions: one emulated instruction per 8 bytes in bulk. */
 void *memset(void *d, int c, size_t n)
 {
-	u8 *p = d;
-	while (n--)
-		*p++ = (u8)c;
+	void *p = d;
+	u64 v = 0x0101010101010101ull * (u8)c;
+	size_t q = n / 8, r = n % 8;
+	__asm__ volatile("rep stosq" : "+D"(p), "+c"(q) : "a"(v) : "memory");
+	__asm__ volatile("rep stosb" : "+D"(p), "+c"(r) : "a"(v) : "memory");
 	return d;
 }
 
 void *memcpy(void *d, const void *s, size_t n)
 {
-	u8 *p = d;
-	const u8 *q = s;
-	while (n--)
-		*p++ = *q++;
+	void *p = d;
+	const void *q = s;
+	size_t w = n / 8, r = n % 8;
+	__asm__ volatile("rep movsq" : "+D"(p), "+S"(q), "+c"(w) : : "memory");
+	__asm__ volatile("rep movsb" : "+D"(p), "+S"(q), "+c"(r) : : "memory");
 	return d;
 }
 

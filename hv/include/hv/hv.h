@@ -72,5 +72,8 @@ void hv_share_stats(struct hv_share_stats *out);
  * produced. hv_rec_end() returns the bytes written, or -1 on overflow. */
 void hv_rec_begin(u8 *buf, u32 cap, bool inputs);
 long hv_rec_end(void);
+/* Reorder recorded items into the trace's order (inputs, then outputs)
+ * into out (as large as rec); returns the length. */
+u32 hv_rec_inputs_first(const u8 *rec, u32 len, u8 *out);
 
 #endif
