@@ -74,7 +74,6 @@ s64 hypercall(struct hv_domain *caller, bool from_guest, u32 nr,
 {
 	const struct hc_desc *h = nr < HC_MAX ? &hc_table[nr] : NULL;
 	*fate = UXT_FATE_RESUME;
-	hv.generation++; /* any call may change what the checker audits */
 	if (!h || !h->fn)
 		return -HV_ENOSYS;
 	if (!(h->callers & (from_guest ? GUEST : HOST)))

@@ -44,7 +44,8 @@ u64 *hv_vcpu_gprs(struct hv_vcpu *v);
 int hv_check_invariants(char *msg, u32 msglen);
 
 /* A counter that moves whenever something the invariant checker audits
- * may have changed (frames, p2m entries, anything a hypercall does). Tools
+ * may have changed: a frame allocated or freed, a p2m entry or reference
+ * changed, a domain made a template (fork). Tools
  * that check after every event skip the check when it has not moved: an
  * unchanged state cannot have broken an invariant. */
 u64 hv_generation(void);
