@@ -58,7 +58,8 @@ $(BB)/guests/%.bin: harness/boot/guests/%.S harness/boot/guests/guest.h
 $(BB)/k/hv/host/baremetal/blobs.o: $(BB)/hv.img
 $(BB)/k/harness/boot/guests.o: $(GUEST_BINS)
 
-KERN_SRCS := $(wildcard hv/host/baremetal/*.c) $(wildcard harness/boot/*.c)
+# The host OS formats with the core's freestanding formatter (hv/core/fmt.c).
+KERN_SRCS := $(wildcard hv/host/baremetal/*.c) $(wildcard harness/boot/*.c) hv/core/fmt.c
 KERN_ASM := $(filter-out hv/host/baremetal/boot.S,$(wildcard hv/host/baremetal/*.S)) \
 	$(wildcard harness/boot/*.S)
 KERN_OBJS := $(KERN_SRCS:%.c=$(BB)/k/%.o) $(KERN_ASM:%.S=$(BB)/k/%.o)

@@ -1,5 +1,7 @@
 /* Stage 5: the host runs de-privileged, in the host container, on every
- * CPU; the hypervisor keeps itself and its guests from it. */
+ * CPU; the hypervisor keeps itself and its guests from it. Everything the
+ * host donated (image and pool) leaves its EPT before any CPU runs in the
+ * container and never comes back while the hypervisor is loaded. */
 #include "domains.h"
 #include "hv/exits.h"
 
@@ -56,7 +58,7 @@ struct cpu_view {
 	bool hv_bit, vmx_bit;
 	char sig[13];
 	u64 cr4;
-	int rd_img, wr_img, rd_bss, vmxon, vmxe;
+	int rd_img, wr_img, rd_bss, rd_pool, vmxon, vmxe;
 };
 
 static void look(void *arg)
@@ -76,6 +78,8 @@ static void look(void *arg)
 	v->rd_img = try_call(probe_read, phys(hv_mem_pa));
 	v->wr_img = try_call(probe_write, phys(hv_mem_pa + 0x100));
 	v->rd_bss = try_call(probe_read, phys(hv_mem_pa + (1u << 20)));
+	/* A pool frame the core has not taken: the host's no more either. */
+	v->rd_pool = try_call(probe_read, phys((hv_pool_first_mfn + hv_pool_frames / 2) << PAGE_SHIFT));
 	v->vmxon = try_call(probe_vmxon, phys(0x7000));
 	v->vmxe = try_call(probe_cr4_vmxe, NULL);
 }
@@ -83,14 +87,16 @@ static void look(void *arg)
 static enum result check_view(const struct cpu_view *v)
 {
 	kprintf("host cpu %u: CPUID hypervisor bit %d, VMX bit %d, signature '%s', CR4 0x%lx; "
-		"read/write/read hypervisor memory -> %d/%d/%d, VMXON -> %d, CR4.VMXE -> %d\n",
+		"read/write/read hypervisor memory -> %d/%d/%d, read free pool frame -> %d, "
+		"VMXON -> %d, CR4.VMXE -> %d\n",
 		v->cpu, v->hv_bit, v->vmx_bit, v->sig, v->cr4, v->rd_img, v->wr_img, v->rd_bss,
-		v->vmxon, v->vmxe);
+		v->rd_pool, v->vmxon, v->vmxe);
 	CHECK(v->hv_bit && !v->vmx_bit, "CPUID on cpu %u", v->cpu);
 	CHECK(!strcmp(v->sig, "uXenHostCntr"), "signature '%s'", v->sig);
 	CHECK(!(v->cr4 & BIT(13)), "CR4.VMXE visible to the host");
 	CHECK(v->rd_img == FAULT_GP && v->wr_img == FAULT_GP && v->rd_bss == FAULT_GP,
 	      "hypervisor memory reachable from cpu %u", v->cpu);
+	CHECK(v->rd_pool == FAULT_GP, "a free pool frame readable from cpu %u", v->cpu);
 	CHECK(v->vmxon == FAULT_UD, "VMXON on cpu %u: %d", v->cpu, v->vmxon);
 	CHECK(v->vmxe == FAULT_GP, "CR4.VMXE on cpu %u: %d", v->cpu, v->vmxe);
 	return RES_SUCCESS;
@@ -111,7 +117,8 @@ static void calibrate(void)
 }
 
 /* Bring-up: every CPU de-privileged, the host still itself, a guest runs,
- * the core and the host's EPT stay consistent, stopping frees it all. */
+ * the core and the host's EPT stay consistent, stopping frees it all; the
+ * host's EPT leaves out all donated memory, the same all along. */
 enum result sc_depriv(void)
 {
 	char why[200], msg[200];
@@ -123,6 +130,9 @@ enum result sc_depriv(void)
 	kprintf("FIGURE depriv_ticks=%lu cpus=%lu protected_frames=%lu host_exits=%lu\n",
 		boot_depriv_ticks, st.cpus, st.protected_frames, st.host_exits);
 	CHECK(st.cpus == smp_cpus(), "%lu of %u CPUs de-privileged", st.cpus, smp_cpus());
+	u64 donated = (hv_mem_bytes + PAGE_SIZE - 1) >> PAGE_SHIFT;
+	CHECK(st.protected_frames == donated, "the host's EPT leaves out %lu frames, not the %lu donated",
+	      st.protected_frames, donated);
 	struct cpu_view v[MAX_CPUS];
 	memset(v, 0, sizeof(v));
 	look(&v[0]);
@@ -135,16 +145,18 @@ enum result sc_depriv(void)
 	}
 	CHECK(host_selftest_ok(), "the host does not work de-privileged");
 	CHECK(hv.check(msg, sizeof(msg)) == 0, "invariants: %s", msg);
-	u64 before = stats().protected_frames;
+	u64 before = stats().frames_in_use;
 	struct guest_spec g = {
 		.image = guest_g64, .image_len = (u32)(guest_g64_end - guest_g64),
 		.ram_frames = G_RAM_FRAMES, .order = 9, .long_mode = true, .mmio = true,
 	};
 	s64 d = guest_create(&g);
 	CHECK(d > 0, "guest_create: %ld", d);
-	u64 during = stats().protected_frames;
-	CHECK(during >= before + G_RAM_FRAMES, "guest frames not removed from the host's EPT (%lu -> %lu)",
-	      before, during);
+	st = stats();
+	CHECK(st.frames_in_use >= before + G_RAM_FRAMES, "the guest holds too few frames (%lu -> %lu)",
+	      before, st.frames_in_use);
+	CHECK(st.protected_frames == donated, "the host's EPT changed with a guest: %lu frames left out",
+	      st.protected_frames);
 	CHECK(hv.check(msg, sizeof(msg)) == 0, "invariants: %s", msg);
 	struct run_stats rs;
 	CHECK(guest_run((u32)d, 1000, &rs) == 0, "guest_run");
@@ -154,13 +166,17 @@ enum result sc_depriv(void)
 	      "guest failed (code 0x%lx)", rs.shutdown_code);
 	CHECK(hcall(HC_DOMAIN_DESTROY, (u64)d, 0, 0, 0, NULL, 0) == 0, "destroy");
 	CHECK(hv.check(msg, sizeof(msg)) == 0, "invariants: %s", msg);
-	CHECK(stats().protected_frames == before, "frames not given back: %lu, was %lu",
-	      stats().protected_frames, before);
+	st = stats();
+	CHECK(st.frames_in_use == before, "frames not given back: %lu held, was %lu",
+	      st.frames_in_use, before);
+	CHECK(st.protected_frames == donated, "the host's EPT changed after the guest: %lu frames left out",
+	      st.protected_frames);
 	u64 left = hv_unload();
 	CHECK(left == 0, "%lu frames leaked", left);
 	st = stats();
-	kprintf("host: core stopped; the host's EPT leaves out %lu frames (the image); %lu host exits in all\n",
-		st.protected_frames, st.host_exits);
+	kprintf("host: core stopped; the host's EPT leaves out %lu frames (all donated memory: image and pool); "
+		"%lu host exits in all\n", st.protected_frames, st.host_exits);
+	CHECK(st.protected_frames == donated, "donated memory back in the host's EPT after stopping");
 	CHECK(hv.check(msg, sizeof(msg)) == 0, "invariants: %s", msg);
 	CHECK(host_selftest_ok(), "the host is damaged");
 	return RES_SUCCESS;
@@ -172,17 +188,18 @@ struct scan {
 	u64 first_mfn, frames;
 	const u8 *secret;   /* bytes of the guest's memory the host must not see */
 	u32 secret_len;
-	u64 readable, blocked, leaked, written;
-	u64 blocked_mfn;    /* one frame that was blocked */
-	u64 *map;           /* if set: a bit per blocked frame */
+	bool read_only;     /* no write attempts */
+	u64 readable, blocked, leaked, written, attempts;
 };
 
-/* Read, then try to overwrite, every frame of the donated pool. */
+/* Read, then try to overwrite, every frame of the donated pool (free or
+ * not, the host's EPT maps none of it). */
 static void scan_pool(void *arg)
 {
 	struct scan *s = arg;
 	for (u64 i = 0; i < s->frames; i++) {
 		u8 *p = phys((s->first_mfn + i) << PAGE_SHIFT);
+		s->attempts++;
 		if (try_call(probe_read, p) == 0) {
 			s->readable++;
 			if (!memcmp(p, s->secret, s->secret_len))
@@ -190,23 +207,48 @@ static void scan_pool(void *arg)
 			continue;
 		}
 		s->blocked++;
-		s->blocked_mfn = s->first_mfn + i;
-		if (s->map)
-			s->map[i / 64] |= 1ull << (i % 64);
+		if (s->read_only)
+			continue;
+		s->attempts++;
 		if (try_call(probe_write, p) == 0)
 			s->written++;
 	}
 }
 
-static enum result scan_check(const char *who, const struct scan *s, u64 want_blocked)
+static enum result scan_check(const char *who, const struct scan *s)
 {
-	kprintf("host %s: pool of %lu frames: %lu readable (free, zeroed on the way back), %lu blocked, "
-		"%lu with the guest's data, %lu blocked frames written\n",
-		who, s->frames, s->readable, s->blocked, s->leaked, s->written);
+	kprintf("host %s: pool of %lu frames: %lu readable, %lu blocked, %lu with the guest's data, "
+		"%lu written\n", who, s->frames, s->readable, s->blocked, s->leaked, s->written);
 	CHECK(s->leaked == 0, "%s read a guest's memory", who);
 	CHECK(s->written == 0, "%s wrote protected memory", who);
-	CHECK(s->blocked >= want_blocked, "%s: only %lu frames blocked, want %lu", who,
-	      s->blocked, want_blocked);
+	CHECK(s->readable == 0 && s->blocked == s->frames, "%s: %lu of %lu pool frames readable", who,
+	      s->readable, s->frames);
+	return RES_SUCCESS;
+}
+
+/* Every CPU scans the pool; each blocked access is counted, exactly. */
+static enum result scan_all(struct scan *s, bool read_only)
+{
+	struct hv_depriv_stats st0 = stats();
+	u64 attempts = 0;
+	for (unsigned c = 0; c < smp_cpus(); c++) {
+		s[c] = (struct scan){ .first_mfn = hv_pool_first_mfn, .frames = hv_pool_frames,
+				      .secret = guest_g64, .secret_len = 64, .read_only = read_only };
+		if (c == 0)
+			scan_pool(&s[0]);
+		else
+			smp_call(c, scan_pool, &s[c]);
+		char who[16];
+		ksnprintf(who, sizeof(who), "cpu %u", c);
+		enum result r = scan_check(who, &s[c]);
+		if (r != RES_SUCCESS)
+			return r;
+		attempts += s[c].attempts;
+	}
+	struct hv_depriv_stats st1 = stats();
+	kprintf("host: the hypervisor blocked %lu accesses (%lu attempted)\n",
+		st1.ept_blocked - st0.ept_blocked, attempts);
+	CHECK(st1.ept_blocked - st0.ept_blocked == attempts, "blocked-access count");
 	return RES_SUCCESS;
 }
 
@@ -239,34 +281,17 @@ enum result sc_depriv_attack(void)
 	};
 	s64 d = guest_create(&g);
 	CHECK(d > 0, "guest_create: %ld", d);
-	struct hv_depriv_stats st0 = stats();
+	u64 in_use = stats().frames_in_use;
 
-	/* Every CPU reads and writes the whole pool. */
-	struct scan s[MAX_CPUS];
-	for (unsigned c = 0; c < smp_cpus(); c++) {
-		static u64 map[(256u << 8) / 64];
-		s[c] = (struct scan){ .first_mfn = hv_pool_first_mfn, .frames = hv_pool_frames,
-				      .secret = guest_g64, .secret_len = 64, .map = c ? NULL : map };
-		if (c == 0)
-			scan_pool(&s[0]);
-		else
-			smp_call(c, scan_pool, &s[c]);
-		char who[16];
-		ksnprintf(who, sizeof(who), "cpu %u", c);
-		enum result r = scan_check(who, &s[c], G_RAM_FRAMES + 2);
-		if (r != RES_SUCCESS)
-			return r;
-	}
-	struct hv_depriv_stats st1 = stats();
-	u64 attempts = 0;
-	for (unsigned c = 0; c < smp_cpus(); c++)
-		attempts += 2 * s[c].blocked;
-	kprintf("host: the hypervisor blocked %lu accesses (%lu attempted)\n",
-		st1.ept_blocked - st0.ept_blocked, attempts);
-	CHECK(st1.ept_blocked - st0.ept_blocked == attempts, "blocked-access count");
+	/* Every CPU reads and writes the whole pool: the guest's frames, the
+	 * hypervisor's and the free ones alike. */
+	static struct scan s[MAX_CPUS];
+	enum result r = scan_all(s, false);
+	if (r != RES_SUCCESS)
+		return r;
 
 	/* Bad VMCALLs: every one refused, nothing changed. */
-	u64 img = hv_mem_pa, guest_pa = s[0].blocked_mfn << PAGE_SHIFT;
+	u64 img = hv_mem_pa, pool_pa = (hv_pool_first_mfn + hv_pool_frames - 1) << PAGE_SHIFT;
 	static u64 args[4];
 	static struct hv_run run;
 	static u8 buf[64];
@@ -276,7 +301,7 @@ enum result sc_depriv_attack(void)
 		{ "no magic", 1, 0, 0, 0, 0, -HV_ENOSYS },
 		{ "unknown op", HVOP_MAGIC | 0x77, 0, 0, 0, 0, -HV_ENOSYS },
 		{ "host call: args in the image", HVOP_MAGIC | HVOP_HOST_CALL, HC_VERSION, img, 0, 0, -HV_EFAULT },
-		{ "host call: data in a guest", HVOP_MAGIC | HVOP_HOST_CALL, HC_LOAD, pa_args, guest_pa, 64, -HV_EFAULT },
+		{ "host call: data in the pool", HVOP_MAGIC | HVOP_HOST_CALL, HC_LOAD, pa_args, pool_pa, 64, -HV_EFAULT },
 		{ "host call: data too long", HVOP_MAGIC | HVOP_HOST_CALL, HC_LOAD, pa_args, pa_buf, 1ull << 30, -HV_EFAULT },
 		{ "host call: data wraps", HVOP_MAGIC | HVOP_HOST_CALL, HC_LOAD, pa_args, ~0ull - 8, 64, -HV_EFAULT },
 		{ "host call: bad number", HVOP_MAGIC | HVOP_HOST_CALL, 0x7f, pa_args, 0, 0, 1 },
@@ -284,7 +309,7 @@ enum result sc_depriv_attack(void)
 		{ "run: the host container", HVOP_MAGIC | HVOP_RUN_VCPU, 0, 0, pa_run, 0, -HV_ESRCH },
 		{ "run: no such domain", HVOP_MAGIC | HVOP_RUN_VCPU, 63, 0, pa_run, 0, -HV_ESRCH },
 		{ "run: no such vCPU", HVOP_MAGIC | HVOP_RUN_VCPU, (u64)d, 5, pa_run, 0, -HV_ESRCH },
-		{ "trace into a guest", HVOP_MAGIC | HVOP_TRACE_BEGIN, guest_pa, 4096, 0, 0, -HV_EFAULT },
+		{ "trace into the pool's end", HVOP_MAGIC | HVOP_TRACE_BEGIN, pool_pa, 4096, 0, 0, -HV_EFAULT },
 		{ "trace into the pool", HVOP_MAGIC | HVOP_TRACE_BEGIN, hv_pool_first_mfn << PAGE_SHIFT, 4096, 0, 0, -HV_EFAULT },
 		{ "log into the image", HVOP_MAGIC | HVOP_LOG_READ, img, 64, 0, 0, -HV_EFAULT },
 		{ "check into the image", HVOP_MAGIC | HVOP_CHECK, img + 64, 64, 0, 0, -HV_EFAULT },
@@ -324,21 +349,15 @@ enum result sc_depriv_attack(void)
 	CHECK(rs.fate == UXT_FATE_SHUTDOWN && rs.shutdown_code == G_SHUTDOWN_OK,
 	      "the guest was damaged (code 0x%lx)", rs.shutdown_code);
 	CHECK(hcall(HC_DOMAIN_DESTROY, (u64)d, 0, 0, 0, NULL, 0) == 0, "destroy");
-	/* Its frames are the host's again, and hold nothing of it. */
-	u64 back = 0;
-	for (u64 i = 0; i < s[0].frames; i++) {
-		if (!(s[0].map[i / 64] >> (i % 64) & 1))
-			continue;
-		const u64 *p = phys((s[0].first_mfn + i) << PAGE_SHIFT);
-		if (try_call(probe_read, (void *)p))
-			continue;
-		back++;
-		for (unsigned k = 0; k < PAGE_SIZE / 8; k++)
-			CHECK(p[k] == 0, "freed frame %lx not scrubbed", s[0].first_mfn + i);
-	}
-	kprintf("host: after the guest's end, %lu of the frames blocked before are the host's again, all zero\n",
-		back);
-	CHECK(back >= G_RAM_FRAMES, "only %lu frames given back", back);
+	/* Its frames stay in the pool, out of the host's reach on every CPU
+	 * (no stale translation anywhere), and zeroed: check audits that
+	 * every free pool frame is zero. */
+	u64 freed = in_use - stats().frames_in_use;
+	kprintf("host: d%ld destroyed, %lu frames back in the pool\n", d, freed);
+	CHECK(freed >= G_RAM_FRAMES, "only %lu frames freed", freed);
+	r = scan_all(s, true);
+	if (r != RES_SUCCESS)
+		return r;
 	CHECK(hv.check(msg, sizeof(msg)) == 0, "invariants: %s", msg);
 	u64 left = hv_unload();
 	CHECK(left == 0, "%lu frames leaked", left);

@@ -6,6 +6,7 @@
 #include "hv/host.h"
 #include "hv/hv.h"
 #include "hv/exits.h"
+#include "hv/fmt.h" /* fmt.c: hv_snprintf, hv_vsnprintf */
 #include "uxt.h"
 #include "hv/arch.h"
 #include "hv/regs.h"
@@ -194,9 +195,6 @@ void *hv_memset(void *d, int c, size_t n);
 void *hv_memcpy(void *d, const void *s, size_t n);
 int hv_memcmp(const void *a, const void *b, size_t n);
 size_t hv_strlen(const char *s);
-/* Format into buf: %s %d %u %x %lx %lu %ld %llx %c %p (no floats). */
-int hv_snprintf(char *buf, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 void hv_log(enum hv_log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void hv_panic(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));

@@ -1,4 +1,5 @@
-/* Freestanding helpers: the core links without libc in the real build. */
+/* Freestanding helpers: the core links without libc in the real build.
+ * The formatter is fmt.c (hv_snprintf), shared with the bare-metal host. */
 #include <stdarg.h>
 #include "core.h"
 
@@ -58,104 +59,12 @@ size_t hv_strlen(const char *s)
 	return n;
 }
 
-struct outbuf {
-	char *buf;
-	size_t len, pos;
-};
-
-static void out_c(struct outbuf *o, char c)
-{
-	if (o->pos + 1 < o->len)
-		o->buf[o->pos] = c;
-	o->pos++;
-}
-
-static void out_num(struct outbuf *o, u64 v, unsigned base, bool neg)
-{
-	char tmp[24];
-	int n = 0;
-	if (neg)
-		out_c(o, '-');
-	do {
-		tmp[n++] = "0123456789abcdef"[v % base];
-		v /= base;
-	} while (v);
-	while (n)
-		out_c(o, tmp[--n]);
-}
-
-static int vfmt(char *buf, size_t len, const char *fmt, va_list ap)
-{
-	struct outbuf o = { buf, len, 0 };
-	for (; *fmt; fmt++) {
-		if (*fmt != '%') {
-			out_c(&o, *fmt);
-			continue;
-		}
-		fmt++;
-		int longs = 0;
-		while (*fmt == 'l') {
-			longs++;
-			fmt++;
-		}
-		switch (*fmt) {
-		case 's': {
-			const char *s = va_arg(ap, const char *);
-			for (s = s ? s : "(null)"; *s; s++)
-				out_c(&o, *s);
-			break;
-		}
-		case 'c':
-			out_c(&o, (char)va_arg(ap, int));
-			break;
-		case 'd': {
-			s64 v = longs ? va_arg(ap, long long) : va_arg(ap, int);
-			out_num(&o, v < 0 ? (u64)0 - (u64)v : (u64)v, 10, v < 0);
-			break;
-		}
-		case 'u':
-		case 'x': {
-			u64 v = longs ? va_arg(ap, unsigned long long)
-				      : va_arg(ap, unsigned int);
-			out_num(&o, v, *fmt == 'x' ? 16 : 10, false);
-			break;
-		}
-		case 'p':
-			out_c(&o, '0');
-			out_c(&o, 'x');
-			out_num(&o, (u64)(uintptr_t)va_arg(ap, void *), 16, false);
-			break;
-		case '%':
-			out_c(&o, '%');
-			break;
-		default: /* unknown conversion: print it verbatim */
-			out_c(&o, '%');
-			if (!*fmt)
-				goto done;
-			out_c(&o, *fmt);
-		}
-	}
-done:
-	if (len)
-		buf[o.pos < len ? o.pos : len - 1] = 0;
-	return (int)o.pos;
-}
-
-int hv_snprintf(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vfmt(buf, len, fmt, ap);
-	va_end(ap);
-	return n;
-}
-
 void hv_log(enum hv_log_level lvl, const char *fmt, ...)
 {
 	char buf[256];
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vfmt(buf, sizeof(buf), fmt, ap);
+	int n = hv_vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	if (hv.ops)
 		hv.ops->log(hv.ctx, lvl, buf,
@@ -167,7 +76,7 @@ void hv_panic(const char *fmt, ...)
 	char buf[256];
 	va_list ap;
 	va_start(ap, fmt);
-	vfmt(buf, sizeof(buf), fmt, ap);
+	hv_vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	hv.ops->panic(hv.ctx, buf);
 }

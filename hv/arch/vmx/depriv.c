@@ -1,10 +1,13 @@
 /* De-privileging the running host (stage 5): the CPU that calls
  * deprivilege() goes on where it was, but in VMX non-root mode, inside the
  * host container (domain 0, HV_HOST_DOMID). The container's EPT maps all
- * host memory by identity except the hypervisor's image and every frame
- * of its pool that is in use (the hypervisor's own frames and every frame
- * of every guest): a pool frame leaves the map when the core takes it and
- * comes back, zeroed, when the core gives it back.
+ * host memory by identity except everything the host donated: the
+ * hypervisor's image and the whole pool. That map is built once, before
+ * the first CPU is de-privileged, and never changes: donated memory is the
+ * hypervisor's for good (a frame the core frees is zeroed and stays in the
+ * pool, even after HVOP_STOP), so no CPU can ever hold a translation of
+ * the host's to a frame that belongs to a guest or the hypervisor, and no
+ * cross-CPU EPT flush (shootdown) is needed.
  *
  * From the first de-privileged CPU on, nothing the host can still write
  * is trusted: the hypervisor has its own page tables, GDT, IDT, TSS and
@@ -163,23 +166,11 @@ void hv_root_fault(u64 vector, u64 error, u64 rip)
 /* ---- the lock: one CPU in the core at a time ---- */
 
 static volatile u32 big_lock;
-static volatile u64 flush_gen; /* host EPT changes that removed mappings */
 
-void depriv_flush_if_stale(struct pcpu *p)
+static void lock(void)
 {
-	if (p->flush_seen != flush_gen) {
-		p->flush_seen = flush_gen;
-		invept(2, 0);
-	}
-}
-
-static void lock(struct pcpu *p)
-{
-	while (__atomic_exchange_n(&big_lock, 1, __ATOMIC_ACQUIRE)) {
-		if (p)
-			depriv_flush_if_stale(p);
+	while (__atomic_exchange_n(&big_lock, 1, __ATOMIC_ACQUIRE))
 		__asm__ volatile("pause");
-	}
 }
 
 static void unlock(void)
@@ -195,6 +186,7 @@ static u64 ept_pdpt[512] __attribute__((aligned(PAGE_SIZE)));
 static u64 ept_pd[4][512] __attribute__((aligned(PAGE_SIZE)));
 static u64 ept_pt[EPT_PT_MAX][512] __attribute__((aligned(PAGE_SIZE)));
 static u64 don_pa, don_end;  /* the donated memory, 2 MiB aligned */
+static u64 mem_first, mem_end;   /* the donated memory, exactly */
 static u64 pool_first, pool_end; /* mfns */
 static u64 host_eptp;
 static const struct hv_host_ops *host_ops_saved;
@@ -210,12 +202,30 @@ static u64 ept_leaf(u64 pa, bool large)
 	return pa | EPT_RWX | mt << EPT_MT_SHIFT | (large ? EPT_LARGE : 0);
 }
 
-bool host_may_own(u64 mfn)
+/* Host memory in the 2 MiB blocks the donation touches: everything but
+ * the donated bytes themselves. */
+static bool host_owns(u64 pa)
 {
-	if (mfn < pool_first || mfn >= pool_end)
-		return false;
-	const struct hv_frame *f = hv.started ? frame_get(mfn) : NULL;
-	return !hv.started || (f && f->type == FT_FREE);
+	return pa < mem_first || pa >= mem_end;
+}
+
+/* Scrubbing and auditing the pool: a string store, and an OR over the
+ * frame eight words at a time (the audit reads every free frame). */
+static void frame_zero(u64 mfn)
+{
+	void *p = va_of(mfn << PAGE_SHIFT);
+	u64 n = PAGE_SIZE / 8;
+	__asm__ volatile("rep stosq" : "+D"(p), "+c"(n) : "a"(0ull) : "memory");
+}
+
+static bool frame_is_zero(u64 mfn)
+{
+	const u64 *p = va_of(mfn << PAGE_SHIFT);
+	u64 acc = 0;
+	for (u32 i = 0; i < PAGE_SIZE / 8; i += 8)
+		acc |= p[i] | p[i + 1] | p[i + 2] | p[i + 3] | p[i + 4] | p[i + 5] | p[i + 6] |
+		       p[i + 7];
+	return acc == 0;
 }
 
 static u64 *pte_of(u64 mfn)
@@ -230,6 +240,8 @@ static int host_ept_init(u64 mem_pa, u64 mem_bytes, u64 first_mfn, u64 nr)
 {
 	don_pa = mem_pa & ~((2ull << 20) - 1);
 	don_end = (mem_pa + mem_bytes + (2ull << 20) - 1) & ~((2ull << 20) - 1);
+	mem_first = mem_pa;
+	mem_end = mem_pa + mem_bytes;
 	pool_first = first_mfn;
 	pool_end = first_mfn + nr;
 	if (don_end > 4ull << 30 || ((don_end - don_pa) >> 21) > EPT_PT_MAX)
@@ -245,9 +257,7 @@ static int host_ept_init(u64 mem_pa, u64 mem_bytes, u64 first_mfn, u64 nr)
 				u64 *pt = ept_pt[(pa - don_pa) >> 21];
 				for (u64 k = 0; k < 512; k++) {
 					u64 fpa = pa + (k << PAGE_SHIFT);
-					bool mine = fpa < mem_pa || fpa >= mem_pa + mem_bytes ||
-						    host_may_own(fpa >> PAGE_SHIFT);
-					pt[k] = mine ? ept_leaf(fpa, false) : 0;
+					pt[k] = host_owns(fpa) ? ept_leaf(fpa, false) : 0;
 				}
 				ept_pd[i][j] = pa_of(pt) | EPT_RWX;
 			} else {
@@ -256,18 +266,15 @@ static int host_ept_init(u64 mem_pa, u64 mem_bytes, u64 first_mfn, u64 nr)
 		}
 	}
 	host_eptp = pa_of(ept_pml4) | EPT_MT_WB | (3 << 3);
+	/* Free pool frames hold nothing from now on (frames the core freed
+	 * while the host was privileged went back unscrubbed). */
+	for (u64 m = pool_first; m < pool_end; m++)
+		if (frame_get(m)->type == FT_FREE)
+			frame_zero(m);
 	return 0;
 }
 
-static void host_ept_set(u64 mfn, bool present)
-{
-	u64 *e = pte_of(mfn);
-	if (!e)
-		return;
-	*e = present ? ept_leaf(mfn << PAGE_SHIFT, false) : 0;
-}
-
-bool host_ept_present(u64 pa)
+static bool host_ept_present(u64 pa)
 {
 	if (pa >= 4ull << 30)
 		return false;
@@ -276,8 +283,7 @@ bool host_ept_present(u64 pa)
 }
 
 /* Memory the host may hand the hypervisor as a buffer: its own, outside
- * everything it donated (a free pool frame may become a guest's at any
- * time), below 4 GiB, without wrapping. */
+ * everything it donated (2 MiB aligned), below 4 GiB, without wrapping. */
 bool host_range_ok(u64 pa, u64 len)
 {
 	if (len == 0)
@@ -292,7 +298,7 @@ void *host_ptr(u64 pa)
 	return va_of(pa);
 }
 
-u64 host_protected_frames(void)
+static u64 host_protected_frames(void)
 {
 	u64 n = 0;
 	for (u64 pa = don_pa; pa < don_end; pa += PAGE_SIZE)
@@ -300,16 +306,16 @@ u64 host_protected_frames(void)
 	return n;
 }
 
-/* The invariant for the host's EPT: a frame of the donated memory is
- * mapped for the host iff it is a pool frame the core does not hold. */
+/* The invariants of the host container: its EPT maps no byte of the
+ * donated memory (image and pool, free frames included) and all the rest
+ * by identity, as built; every free pool frame is zero. */
 int host_ept_audit(char *msg, u32 len)
 {
 	if (!env_ready)
 		return 0;
-	u64 img = hv_image_base(), img_end = img + hv_image_donated();
 	for (u64 pa = don_pa; pa < don_end; pa += PAGE_SIZE) {
 		u64 mfn = pa >> PAGE_SHIFT;
-		bool want = pa < img || pa >= img_end || host_may_own(mfn);
+		bool want = host_owns(pa);
 		u64 e = *pte_of(mfn);
 		if ((e != 0) != want || (e && e != ept_leaf(pa, false))) {
 			hv_snprintf(msg, len, "host EPT: mfn %llx is %s for the host, expected %s",
@@ -326,6 +332,22 @@ int host_ept_audit(char *msg, u32 len)
 					    (unsigned long long)pa);
 				return -1;
 			}
+		}
+	if (ept_pml4[0] != (pa_of(ept_pdpt) | EPT_RWX)) {
+		hv_snprintf(msg, len, "host EPT: PML4 changed");
+		return -1;
+	}
+	for (u64 i = 0; i < 4; i++)
+		if (ept_pdpt[i] != (pa_of(ept_pd[i]) | EPT_RWX)) {
+			hv_snprintf(msg, len, "host EPT: PDPT entry %llu changed",
+				    (unsigned long long)i);
+			return -1;
+		}
+	for (u64 m = pool_first; hv.started && m < pool_end; m++)
+		if (frame_get(m)->type == FT_FREE && !frame_is_zero(m)) {
+			hv_snprintf(msg, len, "pool: free frame %llx is not zero",
+				    (unsigned long long)m);
+			return -1;
 		}
 	return 0;
 }
@@ -367,8 +389,8 @@ u32 depriv_log_read(char *out, u32 cap)
 }
 
 /* Pool frames: the frame table says which are free (single frames from
- * the bottom, aligned blocks from the top, as the host did). A frame
- * leaves the host's EPT before the core sees it. */
+ * the bottom, aligned blocks from the top, as the host did). None is in
+ * the host's EPT: taking or freeing one changes no host mapping. */
 static u64 d_alloc_frames(void *ctx, unsigned order)
 {
 	(void)ctx;
@@ -394,24 +416,17 @@ static u64 d_alloc_frames(void *ctx, unsigned order)
 				break;
 		}
 	}
-	if (found == INVALID_MFN)
-		return INVALID_MFN;
-	for (u64 k = 0; k < n; k++)
-		host_ept_set(found + k, false);
-	__atomic_add_fetch(&flush_gen, 1, __ATOMIC_SEQ_CST);
-	invept(2, 0);
-	pcpu[vmx_this_cpu()].flush_seen = flush_gen;
 	return found;
 }
 
-/* Back to the host, with nothing of its last owner left in it. */
+/* Back to the pool (never to the host), with nothing of its last owner
+ * left in it. */
 static void d_free_frame(void *ctx, u64 mfn)
 {
 	(void)ctx;
 	if (mfn < pool_first || mfn >= pool_end)
 		fatal("freeing a frame outside the pool");
-	hv_memset(va_of(mfn << PAGE_SHIFT), 0, PAGE_SIZE);
-	host_ept_set(mfn, true);
+	frame_zero(mfn);
 }
 
 static void *d_map_frame(void *ctx, u64 mfn)
@@ -649,7 +664,7 @@ int vmx_depriv_prepare(const u64 *ret_slot)
 	int rc = 0;
 	if (cpu >= HV_MAX_CPUS)
 		return -HV_ENOSPC;
-	lock(NULL);
+	lock();
 	if (pcpu[cpu].on || !hv.started) {
 		rc = -HV_EBUSY;
 		goto out;
@@ -670,9 +685,11 @@ int vmx_depriv_prepare(const u64 *ret_slot)
 	rc = setup_host_vmcs(cpu, ret_slot, rflags);
 	if (rc)
 		goto out;
+	/* Nothing this CPU cached under any EPTP before may outlive VMLAUNCH
+	 * (the host's EPT changes no more from here on). */
+	invept(2, 0);
 	pcpu[cpu].on = true;
 	pcpu[cpu].index = cpu;
-	pcpu[cpu].flush_seen = flush_gen;
 	dstats.cpus++;
 out:
 	unlock();
@@ -687,7 +704,7 @@ int vmx_depriv_failed(void)
 {
 	u32 cpu = vmx_this_cpu();
 	u32 err = vmx_insn_error();
-	lock(NULL);
+	lock();
 	pcpu[cpu].on = false;
 	dstats.cpus--;
 	vmx_pinned_vmcs[cpu] = INVALID_MFN;
@@ -733,7 +750,10 @@ static const char *whose(u64 gpa, char *buf, u32 len)
 		return "the hypervisor's image";
 	const struct hv_frame *f = hv.started ? frame_get(mfn) : NULL;
 	if (!f)
-		return "memory the host does not own";
+		return mfn >= pool_first && mfn < pool_end ? "a pool frame"
+							 : "memory the host does not own";
+	if (f->type == FT_FREE)
+		return "a free pool frame";
 	if (f->owner == OWNER_HV)
 		return "a hypervisor frame";
 	if (f->owner == OWNER_SHARED)
@@ -751,10 +771,6 @@ static void ept_violation(struct pcpu *p)
 {
 	u64 gpa = arch_vmread(VMCS_GUEST_PHYSICAL_ADDRESS);
 	u64 q = arch_vmread(VMCS_EXIT_QUALIFICATION);
-	if (host_ept_present(gpa)) {
-		invept(2, 0); /* given back since: try again */
-		return;
-	}
 	dstats.ept_blocked++;
 	dstats.last_blocked_gpa = gpa;
 	if (dstats.ept_blocked <= 16 || !(dstats.ept_blocked & 1023)) {
@@ -852,8 +868,7 @@ static void cpuid_exit(struct pcpu *p)
 void vmx_host_exit_handler(struct pcpu *p);
 void vmx_host_exit_handler(struct pcpu *p)
 {
-	lock(p);
-	depriv_flush_if_stale(p);
+	lock();
 	if (vmx_vmcs_load_pa(vmx_pinned_vmcs[p->index]))
 		fatal("cannot reload the host container's VMCS");
 	u32 reason = (u32)arch_vmread(VMCS_EXIT_REASON);

@@ -13,7 +13,6 @@ struct pcpu {
 	u32 index;
 	bool on;          /* this CPU's host runs de-privileged */
 	u64 exits;
-	u64 flush_seen;   /* host EPT generation this CPU has flushed */
 };
 extern struct pcpu pcpu[HV_MAX_CPUS];
 
@@ -32,7 +31,7 @@ s64 depriv_vmcall(u64 op, u64 a0, u64 a1, u64 a2, u64 a3);
 bool depriv_active(void);
 bool host_range_ok(u64 pa, u64 len);
 void *host_ptr(u64 pa);
-bool host_ept_present(u64 pa);
+/* The host container's invariants (its EPT, the free pool zeroed). */
 int host_ept_audit(char *msg, u32 len);
 u32 depriv_log_read(char *out, u32 cap);
 void depriv_stats_fill(struct hv_depriv_stats *s);

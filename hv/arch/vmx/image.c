@@ -67,23 +67,6 @@ static void ts_event(u8 kind, u16 arg, const u8 *prefix, u32 plen,
 	ts.events++;
 }
 
-/* The recorder interleaves what handlers read and write; the format wants
- * every input first (harness/gen.c does the same). */
-static u32 inputs_first(const u8 *rec, u32 len, u8 *out)
-{
-	u32 n = 0;
-	for (int pass = 0; pass < 2; pass++)
-		for (u32 off = 0; off < len;) {
-			u32 sz = 4u + uxt_get16(rec + off + 2);
-			if (((rec[off] & UXT_IT_OUTPUT) != 0) == (pass == 1)) {
-				hv_memcpy(out + n, rec + off, sz);
-				n += sz;
-			}
-			off += sz;
-		}
-	return n;
-}
-
 static void api_trace_begin(u8 *buf, u32 cap)
 {
 	ts.buf = buf;
@@ -201,7 +184,7 @@ static int api_run_vcpu(u32 domid, u32 vcpu, struct hv_run *out)
 			if (n < 0) {
 				ts.overflow = true;
 			} else {
-				u32 items = inputs_first(rec_buf, (u32)n, rec_sorted);
+				u32 items = hv_rec_inputs_first(rec_buf, (u32)n, rec_sorted);
 				u8 prefix[UXT_EXIT_PREFIX];
 				uxt_put16(prefix, (u16)domid);
 				uxt_put16(prefix + 2, (u16)vcpu);
@@ -340,7 +323,7 @@ s64 depriv_vmcall(u64 op, u64 a0, u64 a1, u64 a2, u64 a3)
 	}
 	case HVOP_STOP: {
 		const struct hv_host_ops *ops = hv.ops;
-		u64 left = hv_stop(); /* every freed frame goes back to the host */
+		u64 left = hv_stop(); /* freed frames stay in the pool, zeroed */
 		hv.ops = ops;         /* for log lines from later exits */
 		return (s64)left;
 	}

@@ -4,16 +4,17 @@
 
 #include <stdarg.h>
 #include "hv/types.h"
+#include "hv/fmt.h"
 #include "layout.h"
 
-/* console.c: COM1, polled; kprintf knows %s %c %d %u %x %lx %llx %lu %p. */
+/* console.c: COM1, polled; kprintf formats as hv_snprintf does (hv/fmt.h:
+ * %s %c %d %u %x %p, l/ll, width, 0 flag), with the core's formatter. */
 void serial_init(void);
 void serial_putc(char c);
 void serial_write(const char *s, size_t n);
 void serial_drain(void);
-int kvsnprintf(char *buf, size_t len, const char *fmt, va_list ap);
-int ksnprintf(char *buf, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+#define kvsnprintf hv_vsnprintf
+#define ksnprintf hv_snprintf
 void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void *memset(void *d, int c, size_t n);
 void *memcpy(void *d, const void *s, size_t n);

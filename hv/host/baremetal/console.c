@@ -1,4 +1,5 @@
-/* COM1 console, a small printf, the result protocol and power-off. */
+/* COM1 console, printf (the core's formatter, hv/core/fmt.c), the result
+ * protocol and power-off. */
 #include "bm.h"
 
 #define COM1 0x3f8
@@ -101,106 +102,6 @@ int strncmp(const char *a, const char *b, size_t n)
 int strcmp(const char *a, const char *b)
 {
 	return strncmp(a, b, ~(size_t)0);
-}
-
-struct out {
-	char *buf;
-	size_t len, pos;
-};
-
-static void put(struct out *o, char c)
-{
-	if (o->pos + 1 < o->len)
-		o->buf[o->pos] = c;
-	o->pos++;
-}
-
-static void num(struct out *o, u64 v, unsigned base, int width, char pad)
-{
-	char tmp[24];
-	int n = 0;
-	do {
-		tmp[n++] = "0123456789abcdef"[v % base];
-		v /= base;
-	} while (v);
-	while (width-- > n)
-		put(o, pad);
-	while (n)
-		put(o, tmp[--n]);
-}
-
-int kvsnprintf(char *buf, size_t len, const char *fmt, va_list ap)
-{
-	struct out o = { buf, len, 0 };
-	for (; *fmt; fmt++) {
-		if (*fmt != '%') {
-			put(&o, *fmt);
-			continue;
-		}
-		fmt++;
-		char pad = ' ';
-		int width = 0, longs = 0;
-		if (*fmt == '0')
-			pad = '0';
-		while (*fmt >= '0' && *fmt <= '9')
-			width = width * 10 + (*fmt++ - '0');
-		while (*fmt == 'l') {
-			longs++;
-			fmt++;
-		}
-		switch (*fmt) {
-		case 's': {
-			const char *s = va_arg(ap, const char *);
-			for (s = s ? s : "(null)"; *s; s++, width--)
-				put(&o, *s);
-			while (width-- > 0)
-				put(&o, ' ');
-			break;
-		}
-		case 'c':
-			put(&o, (char)va_arg(ap, int));
-			break;
-		case 'd': {
-			s64 v = longs ? va_arg(ap, long long) : va_arg(ap, int);
-			if (v < 0)
-				put(&o, '-');
-			num(&o, v < 0 ? (u64)0 - (u64)v : (u64)v, 10, width, pad);
-			break;
-		}
-		case 'u':
-		case 'x': {
-			u64 v = longs ? va_arg(ap, unsigned long long) : va_arg(ap, unsigned);
-			num(&o, v, *fmt == 'x' ? 16 : 10, width, pad);
-			break;
-		}
-		case 'p':
-			put(&o, '0');
-			put(&o, 'x');
-			num(&o, (u64)(uintptr_t)va_arg(ap, void *), 16, 0, ' ');
-			break;
-		case '%':
-			put(&o, '%');
-			break;
-		default:
-			put(&o, '%');
-			if (!*fmt)
-				goto done;
-			put(&o, *fmt);
-		}
-	}
-done:
-	if (len)
-		buf[o.pos < len ? o.pos : len - 1] = 0;
-	return (int)o.pos;
-}
-
-int ksnprintf(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = kvsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-	return n;
 }
 
 void kprintf(const char *fmt, ...)

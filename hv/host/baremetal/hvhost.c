@@ -346,8 +346,9 @@ int hv_deprivilege_all(unsigned *cpus)
 u64 hv_unload(void)
 {
 	if (hv_deprivileged) {
-		/* No way back to VMX root for the host: the core stops, every
-		 * frame returns to the host's EPT, the image stays protected. */
+		/* No way back to VMX root for the host: the core stops; the
+		 * donated memory (image and pool, zeroed where freed) stays the
+		 * hypervisor's, out of the host's EPT. */
 		u64 left = hv.unload();
 		memset(dp_exits, 0, sizeof(dp_exits));
 		return left;
