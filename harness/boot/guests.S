@@ -12,4 +12,5 @@ guest_\name\()_end:
 	GUEST g16
 	GUEST gtriple
 	GUEST ghostile
+	GUEST gfork
 	.section .note.GNU-stack, "", @progbits

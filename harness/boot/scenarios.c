@@ -42,6 +42,7 @@ enum result sc_hostile(void);
 enum result sc_multi(void);
 enum result sc_depriv(void);
 enum result sc_depriv_attack(void);
+enum result sc_fork(void);
 
 static const struct scenario scenarios[] = {
 	{ "host", "the host OS alone: interrupts, memory, fault recovery", host_alive },
@@ -54,6 +55,7 @@ static const struct scenario scenarios[] = {
 	{ "multi", "five domains at once: 64-bit, real mode, triple fault, hostile, 64-bit", sc_multi },
 	{ "depriv", "de-privilege the host on every CPU; it carries on in the host container", sc_depriv },
 	{ "depriv_attack", "the de-privileged host reads and writes hypervisor and guest memory, makes bad VMCALLs", sc_depriv_attack },
+	{ "fork", "vmfork: a template, lazy and eager children diverge, hints, re-merge, every page checked", sc_fork },
 };
 
 const struct scenario *scenario_find(const char *name)

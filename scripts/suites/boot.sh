@@ -80,6 +80,22 @@ else
 			bad "serial2uxt dpmulti ($m): $(cat "$tmp/s2u")"
 		fi
 	done
+	# vmfork on the real build: whole pages checked (trace not replayable:
+	# guest stores are not in it), then the same with the data mirrored
+	# into the trace (fork_sync), replayed.
+	for m in corei7_haswell_4770 tigerlake; do
+		boot_case "fork: template, 4 children (lazy, eager), hints, re-merge, every page checked ($m)" 0 \
+			scripts/boot-bochs.sh -o "$boot_dir/fork-$m" -c $m fork
+		boot_case "fork, data mirrored into the trace ($m)" 0 \
+			scripts/boot-bochs.sh -o "$boot_dir/forks-$m" -c $m -s fork_words=8 -s fork_sync=1 fork
+		if $PYTHON scripts/serial2uxt.py "$boot_dir/forks-$m/serial.log" "$tmp/rec-fork-$m" \
+			>/dev/null 2>"$tmp/s2u"; then
+			expect "replay fork recorded on $m: 100% fidelity" 0 \
+				build/asan-gcc/uxen-replay --check-every 1 "$tmp/rec-fork-$m/fork.uxt"
+		else
+			bad "serial2uxt fork ($m): $(cat "$tmp/s2u")"
+		fi
+	done
 	m=corei7_haswell_4770
 	boot_case "refuse: no unrestricted guest" 0 $B -c $m -s no_ug=1 -s "expect=no unrestricted guest" refuse
 	boot_case "refuse: corrupted image" 0 $B -c $m -s image=corrupt -s "expect=image corrupted" refuse
