@@ -69,12 +69,10 @@ static void clone_pt(struct hv_domain *c, u64 *d, const u64 *s)
 {
 	struct hv_frame *ft = hv.frames;
 	u64 first = hv.first_mfn, n = 0;
-	hv_memcpy(d, s, PAGE_SIZE);
-	for (unsigned i = 0; i < EPT_ENTRIES; i++) {
+	for (unsigned i = 0; i < EPT_ENTRIES; i++) { /* one pass: copy and count */
 		u64 e = s[i];
+		d[i] = e ? share_entry(e) : 0;
 		if (e) {
-			if (e & EPT_W)
-				d[i] = share_entry(e);
 			ft[ept_mfn(e) - first].refs++;
 			n++;
 		}
