@@ -126,37 +126,62 @@ static void set_state(struct fz *f, u16 d, u16 vcpu, const u64 (*kv)[2], unsigne
 static const u8 mmio_code[] = { 0x89, 0x18, 0x8b, 0x43, 0x04, 0xc6, 0x07, 0x41,
 				0x0f, 0xb7, 0x0e };
 
+/* The template's set-up events are the same for every input: written once,
+ * and kept at the start of the trace buffer (later inputs only reset the
+ * writer to just after them). */
+static struct {
+	bool valid;
+	unsigned vcpus;
+	u32 frames;
+	u64 hdr_len, len, nr_events;
+} tpl;
+
 u16 fz_template(struct fz *f, unsigned nr_vcpus)
 {
-	/* PML4, PDPT, PD low, PD high: contiguous, loaded in one call */
-	static u8 tables[4][4096];
-	static bool built;
 	static const u64 state[][2] = {
 		{ VMCS_GUEST_CR0, 0x80000031 }, { VMCS_GUEST_CR4, 0x20 },
 		{ VMCS_GUEST_CR3, FZ_PML4 },    { VMCS_GUEST_IA32_EFER, 0x500 },
 		{ VMCS_GUEST_CS_AR, 0xa09b },   { VMCS_GUEST_SS_AR, 0xc093 },
 		{ VMCS_GUEST_RIP, FZ_CODE },    { VMCS_GUEST_RSP, 0x8000 },
 	};
+	/* The page tables' non-zero entries (populated RAM is zero): a
+	 * few 8-byte loads rather than 16 KiB, most of it zeros. */
+	const u64 pte[][2] = {
+		{ FZ_PML4, FZ_PDPT | 3 },
+		{ FZ_PDPT, FZ_PD_LOW | 3 },
+		{ FZ_PDPT + 3 * 8, FZ_PD_HIGH | 3 },
+		{ FZ_PD_LOW, 0x83 }, /* 0-2 MiB, identity */
+		{ FZ_PD_HIGH + ((FZ_MMIO_GPA >> 21) & 511) * 8,
+		  (FZ_MMIO_GPA & ~0x1fffffull) | 0x83 },
+	};
 	const u16 d = 1;
-	if (!built) {
-		uxt_put64(tables[0], FZ_PDPT | 3);
-		uxt_put64(tables[1], FZ_PD_LOW | 3);
-		uxt_put64(tables[1] + 3 * 8, FZ_PD_HIGH | 3);
-		uxt_put64(tables[2], 0x83); /* 0-2 MiB, identity */
-		uxt_put64(tables[3] + ((FZ_MMIO_GPA >> 21) & 511) * 8,
-			  (FZ_MMIO_GPA & ~0x1fffffull) | 0x83);
-		built = true;
+	u32 frames = uxt_get32(trace_buf + UXT_HDR_OFF_MEM_FRAMES);
+	if (tpl.valid && tpl.vcpus == nr_vcpus && tpl.frames == frames &&
+	    f->w.mem == trace_buf && !f->w.failed && f->w.nr_events == 0 &&
+	    f->w.len == tpl.hdr_len) {
+		f->w.len = tpl.len;
+		f->w.nr_events = tpl.nr_events;
+		return d;
 	}
+	u64 hdr_len = f->w.len;
 	fz_call(f, HC_DOMAIN_CREATE, nr_vcpus, FZ_MAX_FRAMES, 0, 0, NULL, 0);
 	fz_call(f, HC_POPULATE, d, 0, FZ_RAM_FRAMES, 0, NULL, 0);
 	fz_call(f, HC_MMIO_MAP, d, FZ_MMIO_GFN, 1, 0, NULL, 0);
-	_Static_assert(FZ_PDPT == FZ_PML4 + 4096 && FZ_PD_LOW == FZ_PDPT + 4096 &&
-		       FZ_PD_HIGH == FZ_PD_LOW + 4096, "tables are contiguous");
-	fz_call(f, HC_LOAD, d, FZ_PML4, 0, 0, tables, sizeof(tables));
+	for (unsigned i = 0; i < ARRAY_SIZE(pte); i++) {
+		u8 e[8];
+		uxt_put64(e, pte[i][1]);
+		fz_call(f, HC_LOAD, d, pte[i][0], 0, 0, e, sizeof(e));
+	}
 	fz_call(f, HC_LOAD, d, FZ_CODE, 0, 0, mmio_code, sizeof(mmio_code));
 	for (unsigned v = 0; v < nr_vcpus; v++)
 		set_state(f, d, (u16)v, state, ARRAY_SIZE(state));
 	fz_call(f, HC_DOMAIN_UNPAUSE, d, 0, 0, 0, NULL, 0);
+	tpl.valid = f->w.mem == trace_buf && !f->w.failed;
+	tpl.vcpus = nr_vcpus;
+	tpl.frames = frames;
+	tpl.hdr_len = hdr_len;
+	tpl.len = f->w.len;
+	tpl.nr_events = f->w.nr_events;
 	return d;
 }
 
@@ -167,18 +192,34 @@ void fz_setup_done(struct fz *f)
 
 /* ---- running, and turning a failure into a trace ---- */
 
-/* Keep the events up to and including the last one that ran. */
-static size_t truncate_after(u8 *buf, size_t len, u64 events)
+/* The trace as it ran: the events before `events` (all of them after a
+ * failure: up to and including the failing one) less those the engine
+ * skipped (exits on vCPUs that could not run, which changed nothing), in
+ * place. Returns its length. */
+static u8 skipped[256]; /* set-up + FZ_MAX_EVENTS fit, whatever the target */
+_Static_assert(FZ_MAX_EVENTS + 64 <= sizeof(skipped), "room for every event");
+
+static size_t trace_that_ran(u8 *buf, size_t len, u64 events)
 {
 	struct uxt_reader rd;
 	struct uxt_event ev;
 	if (uxt_open(&rd, buf, len, false))
 		return len;
-	for (u64 i = 0; i < events; i++)
+	size_t out = rd.pos;
+	u64 kept = 0;
+	tpl.valid = false; /* rewritten in place: written afresh next time */
+	for (u64 i = 0; i < events; i++) {
+		size_t from = rd.pos;
 		if (uxt_next(&rd, &ev) <= 0)
-			return len;
-	uxt_put64(buf + UXT_HDR_OFF_EVENT_COUNT, events);
-	return rd.pos;
+			break;
+		if (i < sizeof(skipped) && skipped[i])
+			continue;
+		memmove(buf + out, buf + from, rd.pos - from);
+		out += rd.pos - from;
+		kept++;
+	}
+	uxt_put64(buf + UXT_HDR_OFF_EVENT_COUNT, kept);
+	return out;
 }
 
 static void write_trace(const u8 *buf, size_t len)
@@ -218,26 +259,44 @@ int fz_run(struct fz *f, const char *target)
 	if (uxt_writer_close(&f->w)) /* a full buffer: run what fitted */
 		uxt_put64(trace_buf + UXT_HDR_OFF_EVENT_COUNT, f->w.nr_events);
 	size_t len = (size_t)f->w.len;
+	/* Exits on vCPUs that cannot run (crashed, paused, waiting for I/O,
+	 * missing) are skipped rather than ending the input there: the rest
+	 * of it still runs, and the trace written out leaves them out. */
+	memset(skipped, 0, f->w.nr_events < sizeof(skipped) ? f->w.nr_events : sizeof(skipped));
 	struct replay_opts o = {
 		.no_check = true, .check_every = 1, .check_from = f->setup,
-		.reuse_core = true,
+		.reuse_core = true, .skip_stalled = true,
+		.skipped = skipped, .skipped_len = sizeof(skipped),
 		.log = devnull, .name = NULL,
 	};
 	struct replay_result res;
 	int rc = replay_buffer(trace_buf, len, &o, &res);
+	if (out_path) {
+		/* Reproducer mode: write the trace that ran, and report what it
+		 * does run standalone, as uxen-replay runs it (fresh core,
+		 * strict, invariants after every event): the same status and
+		 * message. */
+		int was = rc;
+		len = trace_that_ran(trace_buf, len, rc == REPLAY_HV_FAILED
+						      ? res.st.events : ~0ull);
+		write_trace(trace_buf, len);
+		struct replay_opts so = { .no_check = true, .check_every = 1,
+					  .log = devnull };
+		rc = replay_buffer(trace_buf, len, &so, &res);
+		if ((rc == REPLAY_HV_FAILED) != (was == REPLAY_HV_FAILED))
+			fprintf(stderr, "fuzz %s: NOT DETERMINISTIC: status %d in the fuzzer, %d standalone\n",
+				target, was, rc);
+	}
 	if (verbose())
-		fprintf(stderr, "fuzz %s: status %d after %llu events (%llu exits)%s%s\n",
+		fprintf(stderr, "fuzz %s: status %d after %llu events (%llu exits, %llu skipped)%s%s\n",
 			target, rc, (unsigned long long)res.st.events,
-			(unsigned long long)res.st.exits, rc ? ": " : "", rc ? res.msg : "");
+			(unsigned long long)(res.st.exits - res.st.skipped),
+			(unsigned long long)res.st.skipped, rc ? ": " : "", rc ? res.msg : "");
 	if (rc == REPLAY_HV_FAILED) {
-		if (out_path)
-			write_trace(trace_buf, truncate_after(trace_buf, len, res.st.events));
 		fprintf(stderr, "fuzz %s: hypervisor failure: %s\n", target, res.msg);
 		if (!no_abort)
 			abort();
 		fz_last_status = 3;
-	} else if (out_path) {
-		write_trace(trace_buf, len);
 	}
 	return rc;
 }

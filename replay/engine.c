@@ -210,6 +210,13 @@ static int run_exit(struct replay *r)
 	const struct uxt_event *ev = &r->ev;
 	struct hv_domain *d = hv_domain_get(ev->domid);
 	struct hv_vcpu *v = hv_vcpu_get(d, ev->vcpu);
+	if ((!v || !hv_vcpu_runnable(v)) && r->o->skip_stalled) {
+		/* Nothing has changed yet: as if the event were not there. */
+		r->res->st.skipped++;
+		if (ev->index < r->o->skipped_len)
+			r->o->skipped[ev->index] = 1;
+		return 0;
+	}
 	if (!v) {
 		fail(r, REPLAY_BAD_TRACE, "offset %llu: exit on d%u vcpu %u, which does not exist",
 		     (unsigned long long)ev->offset, ev->domid, ev->vcpu);

@@ -21,6 +21,12 @@ struct replay_opts {
 	bool keep_going;   /* count every divergence instead of stopping */
 	bool no_check;     /* run only; ignore recorded outputs */
 	bool lenient;      /* fuzzing: skip what cannot be interpreted */
+	bool skip_stalled; /* an exit on a vCPU that does not exist or cannot
+			    * run now is skipped (counted, and marked in
+			    * skipped[] if given), not an unusable trace: the
+			    * trace without those events runs the same */
+	u8 *skipped;       /* skip_stalled: skipped[i] = 1 for event i skipped */
+	u64 skipped_len;   /* ... entries of skipped[] */
 	bool parse_only;   /* read and validate, run nothing (benchmarks) */
 	bool progress;     /* progress on stderr */
 	u64 check_every;   /* invariant check every N events; 0: at the end only */
@@ -38,6 +44,7 @@ struct replay_opts {
 
 struct replay_stats {
 	u64 events, exits, hostcalls, marks;
+	u64 skipped; /* exits skipped (skip_stalled) */
 	u64 by_reason[EXIT_REASON_MAX + 1]; /* [EXIT_REASON_MAX]: out of range */
 	u64 by_fate[UXT_FATE_MAX];
 	u64 divergences;
