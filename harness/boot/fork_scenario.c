@@ -271,6 +271,11 @@ enum result sc_fork(void)
 	CHECK(again >= 0, "MERGE: %ld", again);
 	CHECK(hv.check(msg, sizeof(msg)) == 0, "invariants: %s", msg);
 	print_frames("all checked");
+	struct hv_share_stats ss;
+	hv.share_stats(&ss);
+	kprintf("STATS share: %lu frames in use, %lu shared frames mapped %lu times, %lu bytes saved; scanner: %lu pages visited, %lu hashed, %lu merged, %lu zeroed, %lu passes\n",
+		ss.frames_in_use, ss.shared_frames, ss.shared_maps, ss.saved_bytes, ss.visited,
+		ss.scanned, ss.merged, ss.zeroed, ss.passes);
 	kprintf("STATS fork: template hint zero %ld; child hint zero %ld/%ld; merge rounds %ld + %ld (settled: 0), after phase B %ld; merge calls %u x budget %u; template exits %lu\n",
 		hz, h1, h2, merged[0], merged[1], again, calls, MERGE_BUDGET, tc.exits);
 

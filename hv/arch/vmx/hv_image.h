@@ -9,6 +9,7 @@
 
 #include "hv/types.h"
 #include "hv/host.h"
+#include "hv/hv.h" /* struct hv_share_stats */
 #include "uxt.h"
 
 #define HV_IMAGE_MAGIC "uXenHVI" /* 8 bytes with the NUL */
@@ -70,6 +71,8 @@ struct hv_api {
 	 * any more (their code is no longer mapped for the host): the host
 	 * uses VMCALL with the HVOP_* ABI below. */
 	int (*deprivilege)(void);
+	/* Page-sharing statistics (hv/include/hv/hv.h). */
+	void (*share_stats)(struct hv_share_stats *out);
 };
 
 /* The de-privileged host's ABI: VMCALL with RAX = HVOP_MAGIC | op and the
@@ -88,6 +91,7 @@ enum hv_op {
 	HVOP_LOG_READ = 7,    /* buf_pa, cap -> bytes of log text */
 	HVOP_STOP = 8,        /* destroy every domain: frames still held */
 	HVOP_STATS = 9,       /* out_pa (struct hv_depriv_stats) */
+	HVOP_SHARE_STATS = 10, /* out_pa (struct hv_share_stats) */
 };
 
 struct hv_depriv_stats {

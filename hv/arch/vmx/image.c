@@ -232,6 +232,7 @@ static struct hv_api api = {
 	.check = api_check,
 	.unload = api_unload,
 	.deprivilege = vmx_depriv_entry,
+	.share_stats = hv_share_stats,
 };
 
 /* ---- the de-privileged host's VMCALLs (hv_image.h, HVOP_*) ---- */
@@ -330,6 +331,13 @@ s64 depriv_vmcall(u64 op, u64 a0, u64 a1, u64 a2, u64 a3)
 	case HVOP_STATS: {
 		struct hv_depriv_stats st;
 		depriv_stats_fill(&st);
+		if (!copy_out(a0, &st, sizeof(st)))
+			return bad_call(-HV_EFAULT);
+		return 0;
+	}
+	case HVOP_SHARE_STATS: {
+		struct hv_share_stats st;
+		hv_share_stats(&st);
 		if (!copy_out(a0, &st, sizeof(st)))
 			return bad_call(-HV_EFAULT);
 		return 0;

@@ -300,6 +300,13 @@ static int dp_refuse(void)
 	return -HV_EBUSY;
 }
 
+static void dp_share_stats(struct hv_share_stats *out)
+{
+	static struct hv_share_stats st; /* host memory the VMCALL may write */
+	vmcall(HVOP_SHARE_STATS, pa_of(&st), 0, 0, 0);
+	*out = st;
+}
+
 struct ap_depriv {
 	int (*fn)(void);
 	int rc;
@@ -327,6 +334,7 @@ int hv_deprivilege_all(unsigned *cpus)
 	hv.check = dp_check;
 	hv.unload = dp_unload;
 	hv.deprivilege = dp_refuse;
+	hv.share_stats = dp_share_stats;
 	hv.exits_by_reason = dp_exits;
 	vmcall(HVOP_EXITS, pa_of(dp_exits), 0, 0, 0);
 	*cpus = 1;
