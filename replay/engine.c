@@ -478,6 +478,8 @@ static void stop_kept_core(struct replay *r)
 		none[0] = id;
 		hv_host_call(HC_DOMAIN_DESTROY, none, NULL, 0);
 	}
+	/* The scanner's table and cursor would carry one input into the next. */
+	hv_share_reset();
 	if (hv_frames_in_use() == kept.in_use && r->host.used == kept.used)
 		return;
 	kept.alive = false;

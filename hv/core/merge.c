@@ -308,6 +308,11 @@ s64 merge_scan(u64 budget)
 	return merged;
 }
 
+void hv_share_reset(void)
+{
+	merge_fini();
+}
+
 void hv_share_stats(struct hv_share_stats *out)
 {
 	struct hv_share_stats st = { 0 };

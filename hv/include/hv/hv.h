@@ -67,6 +67,9 @@ struct hv_share_stats {
 	u64 scan_ns;        /* host time spent scanning */
 };
 void hv_share_stats(struct hv_share_stats *out);
+/* Forget the re-merge scanner's state (its candidate table and where it
+ * stopped), giving its frames back: a later MERGE starts afresh. */
+void hv_share_reset(void);
 
 /* Recording: while active, every exit appends trace items (uxt.h) to buf:
  * the inputs the handlers read (if inputs is set) and the outputs they
