@@ -8,11 +8,13 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-/usr/bin/python3}
 passed=0
 failed=0
+skipped=0
 failures=""
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
 ok() { passed=$((passed + 1)); echo "ok   $1"; }
+skip() { skipped=$((skipped + 1)); echo "skip $1"; }
 bad() { failed=$((failed + 1)); failures="$failures
   $1"; echo "FAIL $1"; }
 
@@ -124,5 +126,5 @@ if [ "$rc" -eq 0 ] && [ -n "$pyp" ]; then passed=$((passed + pyp)); echo "ok   p
 	bad "python tests"; tail -n 30 "$tmp/py"; fi
 
 if [ -n "$failures" ]; then echo "failures:$failures"; fi
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -26,7 +26,7 @@ boot_case() {
 if [ ! -f build/boot/disk.img ]; then
 	bad "boot: build/boot/disk.img missing (make boot)"
 elif ! command -v bochs >/dev/null 2>&1; then
-	echo "skip boot: bochs is not installed (scripts/deps.sh test installs it)"
+	bad "boot: bochs is not installed (scripts/deps.sh test installs it)"
 else
 	B="scripts/boot-bochs.sh -o $boot_dir"
 	for m in corei7_haswell_4770 tigerlake; do
@@ -110,7 +110,7 @@ else
 fi
 
 if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
-	echo "skip boot: qemu-system-x86_64 is not installed"
+	bad "boot: qemu-system-x86_64 is not installed (scripts/deps.sh test installs it)"
 elif [ -f build/boot/disk.img ]; then
 	Q="scripts/boot-qemu.sh -o $boot_dir"
 	boot_case "qemu tcg: host boots" 0 $Q host
@@ -123,6 +123,6 @@ elif [ -f build/boot/disk.img ]; then
 		grep -qi '^[y1]' /sys/module/kvm_intel/parameters/nested 2>/dev/null; then
 		boot_case "qemu kvm: guest64" 0 $Q -a kvm guest64
 	else
-		echo "skip boot: qemu kvm (needs /dev/kvm on an Intel host with nested VMX)"
+		skip "boot: qemu kvm (needs /dev/kvm on an Intel host with nested VMX)"
 	fi
 fi
