@@ -1,5 +1,6 @@
 #!/bin/sh
-# `make coverage`: run the fuzz corpora (seeds, build/fuzz/corpus/<t>, and
+# `make coverage`: run the fuzz corpora (seeds, fuzz/corpus/<t> (the
+# committed, minimized corpus of earlier campaigns), build/fuzz/corpus/<t>, and
 # any directories in FUZZ_CORPORA) through the gcov build of each target
 # (build/fuzz/cov/) and print line coverage per file of hv/, then for the
 # three areas the fuzzers are meant to cover (target: >= 85% each).
@@ -9,6 +10,7 @@ C=build/fuzz/cov
 find "$C" -name '*.gcda' -delete
 for t in exits memory hypercalls trace decode; do
 	dirs=build/fuzz/seeds/$t
+	[ -d fuzz/corpus/$t ] && dirs="$dirs fuzz/corpus/$t"
 	[ -d build/fuzz/corpus/$t ] && dirs="$dirs build/fuzz/corpus/$t"
 	for extra in ${FUZZ_CORPORA:-}; do [ -d "$extra/$t" ] && dirs="$dirs $extra/$t"; done
 	"$C/$t" -k $dirs 2>&1 | tail -n 1 | sed 's/^/  /'

@@ -15,7 +15,12 @@ found=0
 for t in $target; do
 	corpus=build/fuzz/corpus/$t findings=build/fuzz/findings/$t
 	mkdir -p "$corpus" "$findings"
-	[ -n "$(ls "$corpus")" ] || cp build/fuzz/seeds/$t/* "$corpus/"
+	# A new corpus starts from the seeds and the committed corpus of
+	# earlier campaigns (fuzz/corpus/<t>, refresh it with -merge=1).
+	if [ -z "$(ls "$corpus")" ]; then
+		cp build/fuzz/seeds/$t/* "$corpus/"
+		[ -d fuzz/corpus/$t ] && cp fuzz/corpus/$t/* "$corpus/"
+	fi
 	before=$(ls "$findings" | wc -l)
 	echo "== fuzz $t with $engine for ${secs}s (corpus $corpus, findings $findings)"
 	case $engine in
