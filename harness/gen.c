@@ -78,28 +78,14 @@ s64 gen_call(struct gen *g, u32 nr, u64 a0, u64 a1, u64 a2, u64 a3,
 {
 	u64 args[4] = { a0, a1, a2, a3 };
 	s64 rc = hv_host_call(nr, args, data, len);
-	u8 *p = g->items;
-	u32 n = 0;
-	if (data && len > 0xffff) {
+	u32 n = hv_rec_hostcall_items(g->items, sizeof(g->items), data, len, rc);
+	if (n == 0) {
 		gen_fail(g, "host call %s: %u bytes of data do not fit one trace item",
 			 hypercall_name(nr), len);
 		return rc;
 	}
-	if (data) {
-		p[0] = UXT_IT_DATA;
-		p[1] = 0;
-		uxt_put16(p + 2, (u16)len);
-		memcpy(p + 4, data, len);
-		n = 4 + len;
-	}
-	p[n] = UXT_IT_STATUS_OUT;
-	p[n + 1] = 0;
-	uxt_put16(p + n + 2, 8);
-	uxt_put64(p + n + 4, (u64)rc);
-	n += 12;
-	u8 nargs = a3 ? 4 : a2 ? 3 : a1 ? 2 : a0 ? 1 : 0;
-	check_writer(g, uxt_write_hostcall(&g->w, UXT_EF_OUTPUTS, (u16)nr, nargs,
-					   args, g->items, n));
+	check_writer(g, uxt_write_hostcall(&g->w, UXT_EF_OUTPUTS, (u16)nr,
+					   hv_rec_hostcall_nargs(args), args, g->items, n));
 	g->calls++;
 	return rc;
 }

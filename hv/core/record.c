@@ -43,6 +43,37 @@ u32 hv_rec_inputs_first(const u8 *rec, u32 len, u8 *out)
 }
 
 /* Inputs are recorded once per exit: the first read is what the handler saw. */
+/* The items of a recorded host call: its DATA input (if any), then its
+ * STATUS output. Returns the length, or 0 if they do not fit in cap
+ * (DATA is one item: at most 0xffff bytes). */
+u32 hv_rec_hostcall_items(u8 *out, u32 cap, const void *data, u32 len, s64 rc)
+{
+	u32 n = 0;
+	if (data) {
+		if (len > 0xffff || (u64)len + 16 > cap)
+			return 0;
+		out[0] = UXT_IT_DATA;
+		out[1] = 0;
+		uxt_put16(out + 2, (u16)len);
+		hv_memcpy(out + 4, data, len);
+		n = 4 + len;
+	} else if (cap < 12) {
+		return 0;
+	}
+	out[n] = UXT_IT_STATUS_OUT;
+	out[n + 1] = 0;
+	uxt_put16(out + n + 2, 8);
+	uxt_put64(out + n + 4, (u64)rc);
+	return n + 12;
+}
+
+/* How many of a host call's four arguments a trace records: up to the
+ * last non-zero one. */
+u8 hv_rec_hostcall_nargs(const u64 args[4])
+{
+	return args[3] ? 4 : args[2] ? 3 : args[1] ? 2 : args[0] ? 1 : 0;
+}
+
 void rec_exit_start(void)
 {
 	for (unsigned i = 0; i < ARRAY_SIZE(hv.rec.vmcs_seen); i++)

@@ -94,27 +94,15 @@ static s64 api_host_call(u32 nr, const u64 args[4], const void *data, u32 len)
 	vmx_vmcs_clear_current();
 	if (ts.on) {
 		u8 prefix[UXT_HOSTCALL_PREFIX + 32] = { 0 };
-		u8 nargs = args[3] ? 4 : args[2] ? 3 : args[1] ? 2 : args[0] ? 1 : 0;
+		u8 nargs = hv_rec_hostcall_nargs(args);
 		prefix[0] = nargs;
 		for (unsigned i = 0; i < nargs; i++)
 			uxt_put64(prefix + UXT_HOSTCALL_PREFIX + 8 * i, args[i]);
-		u32 n = 0;
-		if (data) {
-			if (len > 0xffff || len + 16 > REC_CAP) {
-				ts.overflow = true;
-				return rc;
-			}
-			rec_sorted[0] = UXT_IT_DATA;
-			rec_sorted[1] = 0;
-			uxt_put16(rec_sorted + 2, (u16)len);
-			hv_memcpy(rec_sorted + 4, data, len);
-			n = 4 + len;
+		u32 n = hv_rec_hostcall_items(rec_sorted, REC_CAP, data, len, rc);
+		if (n == 0) {
+			ts.overflow = true;
+			return rc;
 		}
-		rec_sorted[n] = UXT_IT_STATUS_OUT;
-		rec_sorted[n + 1] = 0;
-		uxt_put16(rec_sorted + n + 2, 8);
-		uxt_put64(rec_sorted + n + 4, (u64)rc);
-		n += 12;
 		ts_event(UXT_EV_HOSTCALL, (u16)nr, prefix,
 			 UXT_HOSTCALL_PREFIX + 8u * nargs, rec_sorted, n);
 	}

@@ -79,5 +79,8 @@ long hv_rec_end(void);
 /* Reorder recorded items into the trace's order (inputs, then outputs)
  * into out (as large as rec); returns the length. */
 u32 hv_rec_inputs_first(const u8 *rec, u32 len, u8 *out);
+/* A host call as trace items (DATA, STATUS) and its recorded arg count. */
+u32 hv_rec_hostcall_items(u8 *out, u32 cap, const void *data, u32 len, s64 rc);
+u8 hv_rec_hostcall_nargs(const u64 args[4]);
 
 #endif
