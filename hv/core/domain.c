@@ -34,6 +34,7 @@ s64 domain_create(u32 nr_vcpus, u64 max_frames)
 	u16 id = (u16)(d - hv.dom);
 	hv_memset(d, 0, sizeof(*d));
 	d->id = id;
+	d->serial = ++hv.domains_created;
 	d->state = DOM_PAUSED; /* nothing runs until the host unpauses */
 	d->max_frames = max_frames;
 	d->parent = HV_NO_PARENT;
@@ -154,10 +155,9 @@ s64 domain_unmap(struct hv_domain *d, u64 gfn, u64 count)
 	if (gfn >= d->p2m.max_gfn || count > d->p2m.max_gfn - gfn)
 		return -HV_ERANGE;
 	s64 done = 0;
-	for (u64 g = gfn; g < gfn + count; g++) {
-		struct p2m_entry e;
-		if (p2m_lookup(d, g, &e))
-			continue;
+	/* Visit only what is mapped: a hostile count costs nothing more. */
+	struct p2m_entry e;
+	for (u64 g = gfn; p2m_next(d, &g, gfn + count, &e) == 0; g++) {
 		int rc = p2m_unmap(d, g, 0);
 		if (rc)
 			return rc;
@@ -174,11 +174,10 @@ int domain_add_mmio(struct hv_domain *d, u64 gfn, u64 count)
 		return -HV_ENOSPC;
 	if (range_overlaps_mmio(d, gfn, count))
 		return -HV_EEXIST;
-	for (u64 g = gfn; g < gfn + count; g++) {
-		struct p2m_entry e;
-		if (p2m_lookup(d, g, &e) == 0)
-			return -HV_EEXIST;
-	}
+	struct p2m_entry e;
+	u64 g = gfn;
+	if (p2m_next(d, &g, gfn + count, &e) == 0)
+		return -HV_EEXIST; /* RAM in the range */
 	d->mmio[d->nr_mmio].gfn = gfn;
 	d->mmio[d->nr_mmio].count = count;
 	d->nr_mmio++;

@@ -140,7 +140,9 @@ s64 share_hint(struct hv_domain *d, u64 gfn, u64 count, u64 kind)
 	if (gfn >= d->p2m.max_gfn || count > d->p2m.max_gfn - gfn)
 		return -HV_ERANGE;
 	s64 done = 0;
-	for (u64 g = gfn; g < gfn + count; g++) {
+	struct p2m_entry e;
+	/* Only mapped gfns can be given back: skip the holes whole. */
+	for (u64 g = gfn; p2m_next(d, &g, gfn + count, &e) == 0; g++) {
 		int rc = hint_one(d, g, (unsigned)kind);
 		if (rc < 0)
 			return rc;

@@ -77,14 +77,18 @@ void descend(const struct hv_domain *d, u64 gfn, unsigned stop,
 	}
 }
 
-static bool table_empty(u64 table)
+unsigned table_next_used(u64 table, unsigned idx)
 {
 	u64 *t = frame_map(table);
-	unsigned i = 0;
-	while (i < EPT_ENTRIES && !t[i])
-		i++;
+	while (idx < EPT_ENTRIES && !t[idx])
+		idx++;
 	frame_unmap(t);
-	return i == EPT_ENTRIES;
+	return idx;
+}
+
+static bool table_empty(u64 table)
+{
+	return table_next_used(table, 0) == EPT_ENTRIES;
 }
 
 /* A new table whose contents the caller writes in full (all 512 entries)

@@ -62,6 +62,9 @@ void slot_write(struct slot *s, u64 e);
 /* Descend towards gfn's entry at level stop, stopping early at an empty
  * entry or a leaf. */
 void descend(const struct hv_domain *d, u64 gfn, unsigned stop, struct slot *s);
+/* The first entry in use in table at or after idx, or EPT_ENTRIES (a
+ * plain scan, kept in p2m.c: fuzz builds trace no comparisons there). */
+unsigned table_next_used(u64 table, unsigned idx);
 u64 table_alloc(struct hv_domain *d);
 u64 table_alloc_raw(struct hv_domain *d); /* not zeroed: caller fills it */
 void table_free(struct hv_domain *d, u64 mfn);

@@ -207,7 +207,8 @@ int p2m_replace(struct hv_domain *d, u64 gfn, u64 mfn, u32 perms)
 }
 
 /* The first mapped gfn at or after *gfn (below end), its entry in *e.
- * Empty subtrees are skipped whole, so a sparse p2m is cheap to scan. */
+ * Empty subtrees are skipped whole, and empty entries scanned in place, so
+ * a sparse p2m is cheap to scan (a hostile count costs nothing). */
 int p2m_next(const struct hv_domain *d, u64 *gfn, u64 end, struct p2m_entry *e)
 {
 	u64 g = *gfn;
@@ -219,9 +220,11 @@ int p2m_next(const struct hv_domain *d, u64 *gfn, u64 end, struct p2m_entry *e)
 			*gfn = g;
 			return 0;
 		}
-		/* Nothing below this entry: skip to the next one at its level. */
+		/* s is empty: on to the next entry in use in its table (or past
+		 * the table), then down from there. */
 		u64 span = 1ull << level_shift(s.level);
-		g = (g & ~(span - 1)) + span;
+		unsigned j = table_next_used(s.table, s.idx + 1);
+		g = (g & ~(span - 1)) + (u64)(j - s.idx) * span;
 	}
 	return -HV_ENOENT;
 }
