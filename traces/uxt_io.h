@@ -99,8 +99,9 @@ long long uxt_validate(struct uxt_reader *r);
 long uxt_decode_prefix(struct uxt_event *ev, const u8 *p, u32 len, u64 off,
 		       char err[UXT_ERR_LEN]);
 
-/* Format "offset OFF: " and the message into err; returns -1, so that
- * error paths read `return uxt_errf(...)`. */
+/* Format "offset OFF: " and the message into err (unless err is NULL: no
+ * message wanted); returns -1, so that error paths read
+ * `return uxt_errf(...)`. */
 int uxt_errf(char err[UXT_ERR_LEN], u64 off, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

@@ -9,6 +9,8 @@
 
 int uxt_errf(char err[UXT_ERR_LEN], u64 off, const char *fmt, ...)
 {
+	if (!err)
+		return -1; /* nobody reads it (lenient skips): do not format */
 	int n = snprintf(err, UXT_ERR_LEN, "offset %llu: ", (unsigned long long)off);
 	va_list ap;
 	va_start(ap, fmt);
@@ -248,7 +250,8 @@ int uxt_next(struct uxt_reader *r, struct uxt_event *ev)
 		}
 		if (read_frame(r, ev))
 			return read_fail(r);
-		long n = uxt_decode_prefix(ev, ev->body, ev->body_len, ev->offset, r->err);
+		long n = uxt_decode_prefix(ev, ev->body, ev->body_len, ev->offset,
+					   r->lenient ? NULL : r->err);
 		if (n >= 0) {
 			ev->items = ev->body + n;
 			ev->items_len = ev->body_len - (u32)n;
