@@ -11,7 +11,11 @@
  *   it would under a fuzzer, unless -k: then it goes on and exits 3.
  *   -o writes the trace that was run (hypervisor targets): truncated after
  *   the failing event, it is a trace uxen-replay reproduces (exit 3, same
- *   message). */
+ *   message).
+ *   -d checks determinism: every input runs in turn on the kept core, as
+ *   under a fuzzer (each after the others, so that what one input leaves
+ *   behind would show in the next), then each on a fresh core; the outputs
+ *   of the two runs must hash the same. Exit 4 if any differ. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +64,38 @@ int main(void)
 
 static u8 *input;
 
+/* -d: the digest of each input's first run, by position. */
+static struct {
+	bool on, second;
+	u64 *digest;
+	size_t n, cap;
+	size_t pos;
+	int differ;
+} det;
+
+static void det_record(const char *path)
+{
+	if (!det.on)
+		return;
+	if (!det.second) {
+		if (det.n == det.cap) {
+			det.cap = det.cap ? 2 * det.cap : 1024;
+			det.digest = realloc(det.digest, det.cap * sizeof(u64));
+			if (!det.digest) {
+				fprintf(stderr, "out of memory\n");
+				exit(2);
+			}
+		}
+		det.digest[det.n++] = fz_last_digest;
+		return;
+	}
+	if (det.pos < det.n && det.digest[det.pos] != fz_last_digest) {
+		fprintf(stderr, "%s: NOT DETERMINISTIC: kept core and fresh core differ\n", path);
+		det.differ++;
+	}
+	det.pos++;
+}
+
 static int run_file(const char *path)
 {
 	FILE *f = fopen(path, "rb");
@@ -72,8 +108,10 @@ static int run_file(const char *path)
 	/* A private copy of exactly n bytes, so ASan sees reads past the end. */
 	u8 *copy = malloc(n ? n : 1);
 	memcpy(copy, input, n);
+	fz_last_digest = 0;
 	int rc = LLVMFuzzerTestOneInput(copy, n);
 	free(copy);
+	det_record(path);
 	return rc;
 }
 
@@ -108,19 +146,22 @@ static int run_path(const char *path, int *files)
 int main(int argc, char **argv)
 {
 	int opt, files = 0, worst = 0;
-	while ((opt = getopt(argc, argv, "o:k")) != -1) {
+	while ((opt = getopt(argc, argv, "o:kd")) != -1) {
 		switch (opt) {
 		case 'o': fz_set_output(optarg); break;
 		case 'k': fz_set_no_abort(true); break;
+		case 'd': det.on = true; break;
 		default:
-			fprintf(stderr, "usage: %s [-o OUT.uxt] [-k] FILE|DIR...\n", argv[0]);
+			fprintf(stderr, "usage: %s [-o OUT.uxt] [-k] [-d] FILE|DIR...\n", argv[0]);
 			return 2;
 		}
 	}
 	if (optind == argc) {
-		fprintf(stderr, "usage: %s [-o OUT.uxt] [-k] FILE|DIR...\n", argv[0]);
+		fprintf(stderr, "usage: %s [-o OUT.uxt] [-k] [-d] FILE|DIR...\n", argv[0]);
 		return 2;
 	}
+	if (det.on)
+		fz_set_fresh(false);
 	/* -o: stop at the first finding; report it as uxen-replay would. */
 	if (optind < argc)
 		input = malloc(FZ_MAX_INPUT);
@@ -129,6 +170,16 @@ int main(int argc, char **argv)
 		worst = rc > worst ? rc : worst;
 		if (fz_last_status > worst)
 			worst = fz_last_status;
+	}
+	if (det.on) {
+		det.second = true;
+		fz_set_fresh(true);
+		for (int i = optind; i < argc; i++)
+			run_path(argv[i], &files);
+		fprintf(stderr, "%s: %zu inputs, %d differ between the kept and a fresh core\n",
+			argv[0], det.n, det.differ);
+		if (det.differ)
+			return 4;
 	}
 	fprintf(stderr, "%s: %d inputs run\n", argv[0], files);
 	return worst;

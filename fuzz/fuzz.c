@@ -10,8 +10,11 @@
 
 static u8 trace_buf[FZ_TRACE_CAP];
 static const char *out_path;
-static bool no_abort;
+static bool no_abort, fresh, want_digest;
 int fz_last_status; /* worst status of a run (reproducer mode) */
+u64 fz_last_digest;
+
+void fz_set_fresh(bool on) { fresh = on; want_digest = true; }
 
 void fz_set_output(const char *path) { out_path = path; }
 void fz_set_no_abort(bool on) { no_abort = on; }
@@ -128,13 +131,24 @@ static const u8 mmio_code[] = { 0x89, 0x18, 0x8b, 0x43, 0x04, 0xc6, 0x07, 0x41,
 
 /* The template's set-up events are the same for every input: written once,
  * and kept at the start of the trace buffer (later inputs only reset the
- * writer to just after them). */
+ * writer to just after them). The replay engine keeps their result too
+ * (replay_opts.prefix_events): an input costs its own events and a fork. */
 static struct {
 	bool valid;
 	unsigned vcpus;
 	u32 frames;
 	u64 hdr_len, len, nr_events;
 } tpl;
+
+/* The end of the set-up, and the input's own domain: a lazy fork of the
+ * template, running. */
+static u16 fork_child(struct fz *f, u16 tpl_id, u16 child)
+{
+	fz_setup_done(f);
+	fz_call(f, HC_FORK, tpl_id, 1, 0, 0, NULL, 0);
+	fz_call(f, HC_DOMAIN_UNPAUSE, child, 0, 0, 0, NULL, 0);
+	return child;
+}
 
 u16 fz_template(struct fz *f, unsigned nr_vcpus)
 {
@@ -154,14 +168,14 @@ u16 fz_template(struct fz *f, unsigned nr_vcpus)
 		{ FZ_PD_HIGH + ((FZ_MMIO_GPA >> 21) & 511) * 8,
 		  (FZ_MMIO_GPA & ~0x1fffffull) | 0x83 },
 	};
-	const u16 d = 1;
+	const u16 d = FZ_TEMPLATE, child = FZ_CHILD;
 	u32 frames = uxt_get32(trace_buf + UXT_HDR_OFF_MEM_FRAMES);
 	if (tpl.valid && tpl.vcpus == nr_vcpus && tpl.frames == frames &&
 	    f->w.mem == trace_buf && !f->w.failed && f->w.nr_events == 0 &&
 	    f->w.len == tpl.hdr_len) {
 		f->w.len = tpl.len;
 		f->w.nr_events = tpl.nr_events;
-		return d;
+		return fork_child(f, d, child);
 	}
 	u64 hdr_len = f->w.len;
 	fz_call(f, HC_DOMAIN_CREATE, nr_vcpus, FZ_MAX_FRAMES, 0, 0, NULL, 0);
@@ -173,16 +187,29 @@ u16 fz_template(struct fz *f, unsigned nr_vcpus)
 		fz_call(f, HC_LOAD, d, pte[i][0], 0, 0, e, sizeof(e));
 	}
 	fz_call(f, HC_LOAD, d, FZ_CODE, 0, 0, mmio_code, sizeof(mmio_code));
+	/* Every other page distinct (a mark in its last bytes): re-merging
+	 * finds nothing to merge inside the template, only between it and
+	 * the inputs' copies, so the engine's kept template survives it. */
+	for (u64 gfn = 0; gfn < FZ_RAM_FRAMES; gfn++) {
+		u8 e[8];
+		if (gfn >= (FZ_PML4 >> 12) && gfn <= (FZ_PD_HIGH >> 12))
+			continue; /* the page tables differ already */
+		uxt_put64(e, 0x7a78656e00000000ull | gfn);
+		fz_call(f, HC_LOAD, d, (gfn << 12) + 0xff8, 0, 0, e, sizeof(e));
+	}
 	for (unsigned v = 0; v < nr_vcpus; v++)
 		set_state(f, d, (u16)v, state, ARRAY_SIZE(state));
-	fz_call(f, HC_DOMAIN_UNPAUSE, d, 0, 0, 0, NULL, 0);
+	/* A first fork makes d1 a template (its frames shared, read-only);
+	 * that fork goes again, so that every input's fork is a later one. */
+	fz_call(f, HC_FORK, d, 1, 0, 0, NULL, 0);
+	fz_call(f, HC_DOMAIN_DESTROY, child, 0, 0, 0, NULL, 0);
 	tpl.valid = f->w.mem == trace_buf && !f->w.failed;
 	tpl.vcpus = nr_vcpus;
 	tpl.frames = frames;
 	tpl.hdr_len = hdr_len;
 	tpl.len = f->w.len;
 	tpl.nr_events = f->w.nr_events;
-	return d;
+	return fork_child(f, d, child);
 }
 
 void fz_setup_done(struct fz *f)
@@ -238,7 +265,6 @@ void fz_warm_up(void)
 	static struct fz f;
 	fz_begin(&f);
 	fz_template(&f, 2);
-	fz_setup_done(&f);
 	fz_run(&f, "warm-up");
 }
 
@@ -265,12 +291,14 @@ int fz_run(struct fz *f, const char *target)
 	memset(skipped, 0, f->w.nr_events < sizeof(skipped) ? f->w.nr_events : sizeof(skipped));
 	struct replay_opts o = {
 		.no_check = true, .check_every = 1, .check_from = f->setup,
-		.reuse_core = true, .skip_stalled = true,
+		.reuse_core = !fresh, .prefix_events = fresh ? 0 : f->setup,
+		.digest = want_digest, .skip_stalled = true,
 		.skipped = skipped, .skipped_len = sizeof(skipped),
 		.log = devnull, .name = NULL,
 	};
 	struct replay_result res;
 	int rc = replay_buffer(trace_buf, len, &o, &res);
+	fz_last_digest = res.digest ^ (u64)rc;
 	if (out_path) {
 		/* Reproducer mode: write the trace that ran, and report what it
 		 * does run standalone, as uxen-replay runs it (fresh core,

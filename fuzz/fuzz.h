@@ -69,12 +69,16 @@ void fz_item_vmcs(struct fz_items *it, u32 enc, u64 val);
 void fz_item_reg(struct fz_items *it, unsigned gpr, u64 val);
 void fz_item_mem(struct fz_items *it, u64 gpa, const void *data, u32 len);
 
-/* The template domain: 2 vCPUs in 64-bit mode at FZ_CODE, RAM, identity
- * page tables, one MMIO page, running. Returns its id (the first domain
- * of a fresh core is always 1). */
+/* The template domain d1: 2 vCPUs in 64-bit mode at FZ_CODE, RAM,
+ * identity page tables, one MMIO page; forked once, so frozen. That is the
+ * fixed set-up (fz_setup_done()); then the input's domain: a lazy fork of
+ * it (d2, FZ_CHILD), running. Returns its id. */
+#define FZ_TEMPLATE 1
+#define FZ_CHILD 2
 u16 fz_template(struct fz *f, unsigned nr_vcpus);
 /* The events so far are fixed set-up, the same for every input: the
- * invariant checker runs once after them, then after every event. */
+ * invariant checker runs once after them, then after every event, and
+ * the replay engine keeps their result for the next input. */
 void fz_setup_done(struct fz *f);
 
 /* Run the trace. Returns the replay status (0 or 2: fine); on status 3
@@ -89,6 +93,11 @@ void fz_warm_up(void);
 /* Reproducer mode (fuzz/driver.c): write each hypervisor target's trace
  * to path, truncated after the failing event if one failed. */
 void fz_set_output(const char *path);
+/* Determinism check (reproducer -d): hash every output of each run into
+ * fz_last_digest; with on, run on a fresh core each time instead of the
+ * kept one. The same input must give the same digest either way. */
+void fz_set_fresh(bool on);
+extern u64 fz_last_digest;
 /* Reproducer mode: return status 3 instead of aborting. */
 void fz_set_no_abort(bool on);
 bool fz_no_abort(void);

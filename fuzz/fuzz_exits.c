@@ -3,8 +3,10 @@
  * TSC values) are synthesized into a fresh template domain and run through
  * the real exit handlers; its host calls run too (an exit that left a vCPU
  * waiting for I/O needs IOREQ_COMPLETE). Recorded outputs are ignored.
- * Exits name domain 1 (the template) unless the input created more; vCPUs
- * fold into the template's two. */
+ * The input's domain 1 is the fork the template set-up gives each input
+ * (FZ_CHILD), its domain k the core's k + 1 (the template holds slot 1), in
+ * exits and in the host calls' domain arguments alike; vCPUs fold into the
+ * template's two. */
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -14,6 +16,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static bool skip_call(u16 nr)
 {
 	return nr == HC_DOMAIN_DESTROY;
+}
+
+/* The input's domain id as the core numbers it (see above). */
+static u64 dom_id(u64 id)
+{
+	return id >= 1 && id < 64 ? id + 1 : id;
+}
+
+static void host_call(struct fz *f, const struct uxt_event *ev,
+		      const u8 *payload, u32 plen)
+{
+	u64 a[4] = { ev->args[0], ev->args[1], ev->args[2], ev->args[3] };
+	for (unsigned i = 0; i < fz_nr_hcs; i++) {
+		if (fz_hcs[i].nr != ev->arg)
+			continue;
+		for (unsigned k = 0; k < 4; k++)
+			if (fz_hcs[i].kind[k] == FZ_ARG_DOM)
+				a[k] = dom_id(a[k]);
+		break;
+	}
+	fz_call(f, ev->arg, a[0], a[1], a[2], a[3], payload, plen);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -28,7 +51,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	fz_begin(&f);
 	fz_template(&f, 2);
-	fz_setup_done(&f);
 	while (fz_more(&f) && uxt_next(&rd, &ev) > 0) {
 		if (ev.kind == UXT_EV_MARK)
 			continue;
@@ -51,11 +73,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		f.events++;
 		if (ev.kind == UXT_EV_HOSTCALL) {
 			if (!skip_call(ev.arg))
-				fz_call(&f, ev.arg, ev.args[0], ev.args[1], ev.args[2],
-					ev.args[3], payload, plen);
+				host_call(&f, &ev, payload, plen);
 			continue;
 		}
-		u16 dom = ev.domid >= 1 && ev.domid < 8 ? ev.domid : 1;
+		u16 dom = ev.domid >= 1 && ev.domid < 8 ? (u16)dom_id(ev.domid) : FZ_CHILD;
 		fz_exit(&f, ev.arg, dom, ev.vcpu & 1, &items);
 	}
 	fz_run(&f, "exits");

@@ -1,5 +1,6 @@
 /* Fuzz target "hypercalls": the guest (VMCALL) and host hypercall ABI with
- * hostile arguments, on the template domain. The input is a program of
+ * hostile arguments, on a fork of the template domain (and on the frozen
+ * template itself). The input is a program of
  * calls, each:
  *   u8 how   bit 0: from the guest (a VMCALL exit) or the host;
  *            bit 1: guest vCPU; bit 2: guest in user mode (must get EPERM);
@@ -44,8 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static u8 payload[4096];
 	struct fz_in in = { data, size };
 	fz_begin(&f);
-	u16 d = fz_template(&f, 2);
-	fz_setup_done(&f);
+	u16 d = fz_template(&f, 2); /* DOM arguments: it, or the template */
 	while (in.n && fz_more(&f)) {
 		u8 how = fz_u8(&in), which = fz_u8(&in);
 		const struct fz_hc *h = &fz_hcs[which % fz_nr_hcs];

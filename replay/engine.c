@@ -7,31 +7,12 @@
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>
-#include "engine.h"
-#include "uxt_io.h"
+#include "replay_impl.h"
 #include "hv/hv.h"
 #include "hv/arch.h"
-#include "posix.h"
 #include "sim.h"
 
-#define OUT_CAP (256 * 1024)
-
-struct replay {
-	const struct replay_opts *o;
-	struct replay_result *res;
-	struct posix_host host;
-	struct uxt_reader rd;
-	struct uxt_event ev;
-	jmp_buf panic;
-	bool checked;    /* the checker passed at generation checked_gen */
-	u64 checked_gen;
-	u8 out[OUT_CAP];
-};
-
-static void fail(struct replay *r, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void fail(struct replay *r, int status, const char *fmt, ...)
+void replay_fail(struct replay *r, int status, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -56,7 +37,7 @@ static int apply_input(struct replay *r, struct hv_vcpu *v, const struct uxt_ite
 		u32 enc = uxt_get32(it->data);
 		u64 val = uxt_get64(it->data + 4);
 		if (enc == VMCS_EXIT_REASON && (val & 0xffff) != r->ev.arg) {
-			fail(r, REPLAY_BAD_TRACE,
+			replay_fail(r, REPLAY_BAD_TRACE,
 			     "offset %llu: exit reason %llu in the VMCS input disagrees with the event's %u",
 			     (unsigned long long)it->offset,
 			     (unsigned long long)(val & 0xffff), r->ev.arg);
@@ -64,7 +45,7 @@ static int apply_input(struct replay *r, struct hv_vcpu *v, const struct uxt_ite
 		}
 		if (sim_vmcs_set(enc, val) == 0)
 			return 0;
-		fail(r, REPLAY_BAD_TRACE, "offset %llu: unknown VMCS field 0x%x",
+		replay_fail(r, REPLAY_BAD_TRACE, "offset %llu: unknown VMCS field 0x%x",
 		     (unsigned long long)it->offset, enc);
 		return -1;
 	}
@@ -73,14 +54,14 @@ static int apply_input(struct replay *r, struct hv_vcpu *v, const struct uxt_ite
 			hv_vcpu_gprs(v)[it->aux] = uxt_get64(it->data);
 			return 0;
 		}
-		fail(r, REPLAY_BAD_TRACE, "offset %llu: bad register number %u",
+		replay_fail(r, REPLAY_BAD_TRACE, "offset %llu: bad register number %u",
 		     (unsigned long long)it->offset, it->aux);
 		return -1;
 	case UXT_IT_MEM_IN: {
 		u64 args[4] = { hv_vcpu_domid(v), uxt_get64(it->data), 0, 0 };
 		if (hv_host_call(HC_LOAD, args, it->data + 8, it->len - 8u) == 0)
 			return 0;
-		fail(r, REPLAY_BAD_TRACE,
+		replay_fail(r, REPLAY_BAD_TRACE,
 		     "offset %llu: memory input at gpa 0x%llx (%u bytes) is not writable RAM of d%u",
 		     (unsigned long long)it->offset, (unsigned long long)args[1],
 		     it->len - 8u, hv_vcpu_domid(v));
@@ -101,11 +82,11 @@ static int apply_input(struct replay *r, struct hv_vcpu *v, const struct uxt_ite
 	default:
 		if (r->o->lenient)
 			return 0;
-		fail(r, REPLAY_BAD_TRACE, "offset %llu: %s item is not an input of an exit",
+		replay_fail(r, REPLAY_BAD_TRACE, "offset %llu: %s item is not an input of an exit",
 		     (unsigned long long)it->offset, uxt_tag_name(it->tag));
 		return -1;
 	}
-	fail(r, REPLAY_BAD_TRACE, "offset %llu: too many %s inputs in one exit",
+	replay_fail(r, REPLAY_BAD_TRACE, "offset %llu: too many %s inputs in one exit",
 	     (unsigned long long)it->offset, uxt_tag_name(it->tag));
 	return -1;
 }
@@ -170,11 +151,11 @@ static int diverged(struct replay *r, const u8 *rec, u32 rec_len, u64 rec_off,
 	for (u32 k = 0;; k++) {
 		int en = uxt_items_next(&ei, &e), gn = uxt_items_next(&gi, &g);
 		if (en < 0) {
-			fail(r, REPLAY_BAD_TRACE, "%s", ei.err);
+			replay_fail(r, REPLAY_BAD_TRACE, "%s", ei.err);
 			return -1;
 		}
 		if (gn < 0) {
-			fail(r, REPLAY_HV_FAILED, "recorder produced a bad item: %s", gi.err);
+			replay_fail(r, REPLAY_HV_FAILED, "recorder produced a bad item: %s", gi.err);
 			return -1;
 		}
 		if (en == 0 && gn == 0)
@@ -205,6 +186,16 @@ static int compare(struct replay *r, const u8 *rec, u32 rec_len, u64 rec_off,
 
 /* ---- events ---- */
 
+/* replay_opts.digest: FNV-1a over what the core produced, event by event. */
+static void digest(struct replay *r, const void *p, size_t n)
+{
+	const u8 *b = p;
+	u64 h = r->res->digest;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	r->res->digest = h;
+}
+
 static int run_exit(struct replay *r)
 {
 	const struct uxt_event *ev = &r->ev;
@@ -218,12 +209,12 @@ static int run_exit(struct replay *r)
 		return 0;
 	}
 	if (!v) {
-		fail(r, REPLAY_BAD_TRACE, "offset %llu: exit on d%u vcpu %u, which does not exist",
+		replay_fail(r, REPLAY_BAD_TRACE, "offset %llu: exit on d%u vcpu %u, which does not exist",
 		     (unsigned long long)ev->offset, ev->domid, ev->vcpu);
 		return -1;
 	}
 	if (!hv_vcpu_runnable(v)) {
-		fail(r, REPLAY_BAD_TRACE,
+		replay_fail(r, REPLAY_BAD_TRACE,
 		     "offset %llu: exit on d%u vcpu %u, which cannot run now (domain not running, or waiting for an I/O completion): events out of order",
 		     (unsigned long long)ev->offset, ev->domid, ev->vcpu);
 		return -1;
@@ -248,7 +239,7 @@ static int run_exit(struct replay *r)
 			return -1;
 	}
 	if (n < 0) {
-		fail(r, REPLAY_BAD_TRACE, "%s", it.err);
+		replay_fail(r, REPLAY_BAD_TRACE, "%s", it.err);
 		return -1;
 	}
 
@@ -259,9 +250,13 @@ static int run_exit(struct replay *r)
 	r->res->st.by_fate[fate]++;
 	r->res->st.by_reason[ev->arg < EXIT_REASON_MAX ? ev->arg : EXIT_REASON_MAX]++;
 	if (got < 0) {
-		fail(r, REPLAY_HV_FAILED, "event %llu: outputs overflow the %u-byte buffer",
+		replay_fail(r, REPLAY_HV_FAILED, "event %llu: outputs overflow the %u-byte buffer",
 		     (unsigned long long)ev->index, OUT_CAP);
 		return -1;
+	}
+	if (r->o->digest) {
+		digest(r, &fate, sizeof(fate));
+		digest(r, r->out, (size_t)got);
 	}
 	if (!check)
 		return 0;
@@ -288,7 +283,7 @@ static int run_hostcall(struct replay *r)
 		if (item.tag != UXT_IT_DATA || data) {
 			if (r->o->lenient)
 				continue;
-			fail(r, REPLAY_BAD_TRACE,
+			replay_fail(r, REPLAY_BAD_TRACE,
 			     "offset %llu: a host call takes one DATA item and no other input (found %s)",
 			     (unsigned long long)item.offset, uxt_tag_name(item.tag));
 			return -1;
@@ -297,10 +292,12 @@ static int run_hostcall(struct replay *r)
 		data_len = item.len;
 	}
 	if (n < 0) {
-		fail(r, REPLAY_BAD_TRACE, "%s", it.err);
+		replay_fail(r, REPLAY_BAD_TRACE, "%s", it.err);
 		return -1;
 	}
 	s64 rc = hv_host_call(ev->arg, ev->args, data, data_len);
+	if (r->o->digest)
+		digest(r, &rc, sizeof(rc));
 	if (!(ev->flags & UXT_EF_OUTPUTS) || r->o->no_check)
 		return 0;
 	u8 st[12] = { UXT_IT_STATUS_OUT, 0, 8, 0 };
@@ -336,7 +333,7 @@ static int check_invariants(struct replay *r)
 		r->checked_gen = hv_generation();
 		return 0;
 	}
-	fail(r, REPLAY_HV_FAILED, "after event %llu (offset %llu): invariant broken: %s",
+	replay_fail(r, REPLAY_HV_FAILED, "after event %llu (offset %llu): invariant broken: %s",
 	     (unsigned long long)r->ev.index, (unsigned long long)r->ev.offset, msg);
 	return -1;
 }
@@ -366,12 +363,12 @@ static void parse_only(struct replay *r)
 		while ((n = uxt_items_next(&it, &item)) > 0)
 			;
 		if (n < 0) {
-			fail(r, REPLAY_BAD_TRACE, "%s", it.err);
+			replay_fail(r, REPLAY_BAD_TRACE, "%s", it.err);
 			return;
 		}
 	}
 	if (n < 0)
-		fail(r, REPLAY_BAD_TRACE, "%s", r->rd.err);
+		replay_fail(r, REPLAY_BAD_TRACE, "%s", r->rd.err);
 }
 
 static void replay_loop(struct replay *r)
@@ -389,13 +386,15 @@ static void replay_loop(struct replay *r)
 		    (st->events - o->check_from) % o->check_every == 0 &&
 		    check_invariants(r))
 			return;
+		if (st->events == o->prefix_events && o->reuse_core)
+			kept_after_prefix(r);
 		if (o->progress && (st->events & 0x3ffff) == 0)
 			progress(r);
 	}
 	if (n < 0)
-		fail(r, REPLAY_BAD_TRACE, "%s", r->rd.err);
+		replay_fail(r, REPLAY_BAD_TRACE, "%s", r->rd.err);
 	else if (r->res->st.divergences)
-		fail(r, REPLAY_DIVERGED, "%llu divergences (first: %s)",
+		replay_fail(r, REPLAY_DIVERGED, "%llu divergences (first: %s)",
 		     (unsigned long long)r->res->st.divergences, r->res->msg);
 }
 
@@ -406,44 +405,16 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* reuse_core: the core kept alive between calls, and the host's state
- * right after hv_start() (the allocator's, which decides every mfn). */
-static struct {
-	bool alive;
-	u64 frames, used, in_use;
-} kept;
-
-/* Bring the kept core back to its just-started state: no domain (the last
- * call destroyed them and checked for leaks), the allocator's hint and
- * counters as hv_start() left them, the simulated CPU reset. */
-static int restart_kept_core(struct replay *r, u64 frames)
-{
-	if (!kept.alive || kept.frames != frames || r->o->fail_alloc == 1)
-		return -1;
-	r->host.hint = 0;
-	r->host.allocs = 1; /* the frame table's allocation */
-	r->host.failures = 0;
-	r->host.clock_ns = 0;
-	r->host.panic_jmp = &r->panic;
-	r->host.fail_at = r->o->fail_alloc;
-	sim_reset();
-	return 0;
-}
-
 static int start_core(struct replay *r)
 {
 	u64 frames = r->o->mem_frames ? r->o->mem_frames
 		     : r->rd.hdr.mem_frames ? r->rd.hdr.mem_frames
 					    : REPLAY_DEFAULT_FRAMES;
-	if (r->o->reuse_core && restart_kept_core(r, frames) == 0)
+	if (r->o->reuse_core && kept_start(r, frames) >= 0)
 		return 0;
-	if (kept.alive) {
-		hv_stop();
-		posix_host_fini(&r->host);
-		kept.alive = false;
-	}
+	kept_discard(r);
 	if (posix_host_init(&r->host, frames)) {
-		fail(r, REPLAY_BAD_TRACE, "cannot set up %llu frames of machine memory",
+		replay_fail(r, REPLAY_BAD_TRACE, "cannot set up %llu frames of machine memory",
 		     (unsigned long long)frames);
 		return -1;
 	}
@@ -452,52 +423,13 @@ static int start_core(struct replay *r)
 	sim_reset();
 	int rc = posix_hv_start(&r->host);
 	if (rc) {
-		fail(r, REPLAY_HV_FAILED, "hypervisor failed to start: %s", hv_strerror(rc));
+		replay_fail(r, REPLAY_HV_FAILED, "hypervisor failed to start: %s", hv_strerror(rc));
 		posix_host_fini(&r->host);
 		return -1;
 	}
-	if (r->o->reuse_core) {
-		kept.alive = true;
-		kept.frames = frames;
-		kept.used = r->host.used;
-		kept.in_use = hv_frames_in_use();
-	}
+	if (r->o->reuse_core)
+		kept_started(r, frames);
 	return 0;
-}
-
-/* reuse_core: destroy every domain, as hv_stop() would. If that brings the
- * core and the host back to where they started, keep them; otherwise (the
- * core holds global state, e.g. page sharing's, or leaked) stop the core
- * exactly as a fresh one is stopped, and start it again. */
-static void stop_kept_core(struct replay *r)
-{
-	u64 none[4] = { 0 };
-	for (u32 id = 0; id < 256; id++) { /* the core has fewer slots */
-		if (!hv_domain_get(id))
-			continue;
-		none[0] = id;
-		hv_host_call(HC_DOMAIN_DESTROY, none, NULL, 0);
-	}
-	/* The scanner's table and cursor would carry one input into the next. */
-	hv_share_reset();
-	if (hv_frames_in_use() == kept.in_use && r->host.used == kept.used)
-		return;
-	kept.alive = false;
-	u64 left = hv_stop();
-	if (left || r->host.used) {
-		fail(r, REPLAY_HV_FAILED, "%llu frames leaked at shutdown",
-		     (unsigned long long)(left ? left : r->host.used));
-		return;
-	}
-	/* Start it again at once, so that every call finds the core kept
-	 * (the same path each time: fuzzers measure that as stability). */
-	r->host.hint = 0;
-	r->host.fail_at = 0;
-	if (posix_hv_start(&r->host) == 0) {
-		kept.alive = true;
-		kept.used = r->host.used;
-		kept.in_use = hv_frames_in_use();
-	}
 }
 
 /* Tear down: every domain destroyed, every frame back with the host. */
@@ -507,16 +439,16 @@ static void stop_core(struct replay *r)
 		check_invariants(r);
 	if (r->res->status == REPLAY_HV_FAILED) {
 		hv_abandon();
-		kept.alive = false;
+		kept_forget();
 		return;
 	}
-	if (kept.alive) {
-		stop_kept_core(r);
+	if (kept_alive()) {
+		kept_stop(r);
 		return;
 	}
 	u64 left = hv_stop();
 	if (left || r->host.used)
-		fail(r, REPLAY_HV_FAILED, "%llu frames leaked at shutdown",
+		replay_fail(r, REPLAY_HV_FAILED, "%llu frames leaked at shutdown",
 		     (unsigned long long)(left ? left : r->host.used));
 }
 
@@ -526,12 +458,13 @@ int replay_buffer(const u8 *buf, size_t len, const struct replay_opts *o,
 	static struct replay rs; /* big output buffer: not on the stack */
 	struct replay *volatile r = &rs;
 	memset(res, 0, sizeof(*res));
+	res->digest = 0xcbf29ce484222325ull; /* FNV-1a offset basis */
 	memset(&rs.rd, 0, sizeof(rs.rd));
 	rs.checked = false;
 	r->o = o;
 	r->res = res;
 	if (uxt_open(&r->rd, buf, len, o->lenient)) {
-		fail(r, REPLAY_BAD_TRACE, "%s", r->rd.err);
+		replay_fail(r, REPLAY_BAD_TRACE, "%s", r->rd.err);
 		return res->status;
 	}
 	double t0 = now();
@@ -546,13 +479,13 @@ int replay_buffer(const u8 *buf, size_t len, const struct replay_opts *o,
 		replay_loop(r);
 		stop_core(r);
 	} else {
-		fail(r, REPLAY_HV_FAILED, "event %llu (offset %llu) %s: hypervisor failure: %s",
+		replay_fail(r, REPLAY_HV_FAILED, "event %llu (offset %llu) %s: hypervisor failure: %s",
 		     (unsigned long long)r->ev.index, (unsigned long long)r->ev.offset,
 		     ev_reason_name(&r->ev), r->host.panic_msg);
 		hv_abandon();
-		kept.alive = false;
+		kept_forget();
 	}
-	if (!kept.alive)
+	if (!kept_alive())
 		posix_host_fini(&r->host);
 	res->st.seconds = now() - t0;
 	if (o->progress)

@@ -38,6 +38,15 @@ struct replay_opts {
 	bool reuse_core;   /* fuzzers: keep one host + hypervisor across calls;
 			    * each call starts from the state a fresh core
 			    * would have (see engine.c), so results match */
+	u64 prefix_events; /* reuse_core: the first N events are a set-up that
+			    * every call repeats byte for byte: the kept core
+			    * keeps its result (a template domain) and later
+			    * calls start after it, from the same state (see
+			    * kept.c); 0: no such set-up */
+	bool digest;       /* hash every output the core produces (exits'
+			    * records, host calls' status) into
+			    * replay_result.digest: two runs that agree on it
+			    * behaved the same (the fuzzers' determinism check) */
 	FILE *log;         /* divergence reports; NULL: stderr */
 	const char *name;  /* trace name for messages */
 };
@@ -55,6 +64,7 @@ struct replay_result {
 	int status; /* enum replay_status */
 	struct replay_stats st;
 	char msg[512]; /* why, when status != 0 */
+	u64 digest;    /* replay_opts.digest */
 };
 
 int replay_buffer(const u8 *buf, size_t len, const struct replay_opts *o,

@@ -139,6 +139,7 @@ struct mmio_range { u64 gfn, count; };
 
 struct hv_domain {
 	u16 id;
+	u64 serial;        /* creation number: tells a re-created id apart */
 	u8 state;          /* enum domain_state */
 	u32 crash_reason;  /* enum crash_reason */
 	u64 shutdown_code;
@@ -181,6 +182,7 @@ struct hv_state {
 	u64 frame_table_frames;
 	u64 in_use;                /* frames held by the core */
 	u64 generation;            /* see hv_generation() */
+	u64 domains_created;       /* numbers hv_domain.serial */
 	struct hv_domain dom[HV_MAX_DOMAINS];
 	struct hv_rec rec;
 	u64 zero_mfn;              /* the shared zero frame, or INVALID_MFN */

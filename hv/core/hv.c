@@ -45,6 +45,12 @@ struct hv_domain *hv_domain_get(u32 domid)
 	return domain_get(domid);
 }
 
+u64 hv_domain_serial(u32 domid)
+{
+	const struct hv_domain *d = domain_get(domid);
+	return d ? d->serial : 0;
+}
+
 struct hv_vcpu *hv_vcpu_get(struct hv_domain *d, u32 vcpu)
 {
 	if (!d || vcpu >= d->nr_vcpus)

@@ -32,6 +32,9 @@ unsigned hv_vcpu_exit(struct hv_vcpu *v);
 /* Lookups for host platforms and tools; NULL if absent. */
 struct hv_domain *hv_domain_get(u32 domid);
 struct hv_vcpu *hv_vcpu_get(struct hv_domain *d, u32 vcpu);
+/* The creation number of a live domain (0: none), unique for the core's
+ * lifetime: an id that was freed and handed out again gets a new one. */
+u64 hv_domain_serial(u32 domid);
 /* Can this vCPU take a VM exit now (domain running, no pending I/O)? */
 bool hv_vcpu_runnable(const struct hv_vcpu *v);
 u16 hv_vcpu_domid(const struct hv_vcpu *v);

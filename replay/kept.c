@@ -1,0 +1,235 @@
+/* The core kept alive across calls (replay_opts.reuse_core): fuzzers run
+ * thousands of short traces a second, and starting a core, or building the
+ * same template domain, for each would cost more than the trace itself.
+ *
+ * Every call must still behave exactly as a fresh core replaying its trace
+ * (uxen-replay): a crash found this way is a trace that reproduces. So the
+ * kept core is only ever resumed from a state equal to one a fresh core
+ * reaches, at two points:
+ *  - started: right after hv_start(). No domain; the host allocator's
+ *    bitmap is then the same, and its hint and counters are reset.
+ *  - after the set-up (replay_opts.prefix_events): the first events of
+ *    every trace, identical byte for byte (a fuzz target's template). The
+ *    snapshot keeps the allocator's whole bitmap, hint and counters, and
+ *    which domains exist (by creation number). A later call whose trace
+ *    starts with the same bytes skips them and starts from there.
+ * At the end of a call every domain the set-up did not create is destroyed
+ * (that frees everything the call allocated: a fork's frames, its copies)
+ * and the result is compared with the snapshot: the same domains, the same
+ * frames held, the very same bitmap. Frames are the core's only state
+ * besides its domains: the template is frozen (only FORK and DESTROY reach
+ * it) and any change to what it maps allocates or frees one. When the call
+ * changed it anyway (destroyed the template, merged its pages), the core
+ * goes back to started, or is stopped and started again, and the next call
+ * runs its set-up afresh. */
+#include <string.h>
+#include "replay_impl.h"
+#include "hv/hv.h"
+#include "sim.h"
+
+#define KEPT_PREFIX_CAP (64 * 1024)
+#define KEPT_BITMAP_WORDS 4096 /* up to 262144 frames */
+#define KEPT_MAX_DOMS 256     /* above the core's slots */
+
+static struct {
+	bool alive;
+	u64 frames;
+	u64 used, in_use;         /* right after hv_start() */
+	/* after the set-up */
+	bool have_prefix;
+	bool lenient, digest;     /* the options it ran with */
+	u64 digest_val;           /* replay_result.digest after it */
+	u64 prefix_events;
+	size_t prefix_len;
+	struct uxt_reader rd;     /* positioned after the set-up */
+	struct replay_stats st;   /* counts of the set-up's events */
+	u64 hint, allocs, p_used, clock_ns, p_in_use;
+	u64 serial[KEPT_MAX_DOMS]; /* 0: no such domain */
+	u64 bitmap[KEPT_BITMAP_WORDS];
+	u8 prefix[KEPT_PREFIX_CAP];
+} kept;
+
+bool kept_alive(void) { return kept.alive; }
+
+void kept_forget(void)
+{
+	kept.alive = false;
+	kept.have_prefix = false;
+}
+
+static size_t bitmap_words(const struct posix_host *h)
+{
+	return (size_t)((h->nr_frames + 63) / 64);
+}
+
+/* Destroy every domain whose creation number the snapshot does not hold
+ * (all of them when keep is false). */
+static void destroy_others(bool keep)
+{
+	u64 none[4] = { 0 };
+	for (u32 id = 0; id < KEPT_MAX_DOMS; id++) {
+		u64 s = hv_domain_serial(id);
+		if (!s || (keep && s == kept.serial[id]))
+			continue;
+		none[0] = id;
+		hv_host_call(HC_DOMAIN_DESTROY, none, NULL, 0);
+	}
+	/* The scanner's table and cursor would carry one call into the next
+	 * (the set-up does not merge: a fresh core has none after it). */
+	hv_share_reset();
+}
+
+/* Is the core exactly as the set-up left it? */
+static bool at_prefix(const struct posix_host *h)
+{
+	for (u32 id = 0; id < KEPT_MAX_DOMS; id++)
+		if (hv_domain_serial(id) != kept.serial[id])
+			return false;
+	return hv_frames_in_use() == kept.p_in_use && h->used == kept.p_used &&
+	       !memcmp(h->bitmap, kept.bitmap, bitmap_words(h) * sizeof(u64));
+}
+
+/* Back to the started state: no domain, every frame back with the host.
+ * False if the core holds more than it did then. */
+static bool to_started(struct replay *r)
+{
+	destroy_others(false);
+	kept.have_prefix = false;
+	return hv_frames_in_use() == kept.in_use && r->host.used == kept.used;
+}
+
+/* Does this call's trace begin with the kept set-up? The header's event
+ * count is the one field that differs between calls. */
+static bool prefix_matches(const struct replay *r)
+{
+	const size_t cnt = UXT_HDR_OFF_EVENT_COUNT, after = cnt + 8;
+	const struct replay_opts *o = r->o;
+	return kept.have_prefix && o->prefix_events == kept.prefix_events &&
+	       !o->fail_alloc && o->lenient == kept.lenient &&
+	       o->digest == kept.digest &&
+	       r->rd.len >= kept.prefix_len &&
+	       !memcmp(r->rd.buf, kept.prefix, cnt) &&
+	       !memcmp(r->rd.buf + after, kept.prefix + after, kept.prefix_len - after);
+}
+
+static void arm_host(struct replay *r)
+{
+	r->host.panic_jmp = &r->panic;
+	r->host.fail_at = r->o->fail_alloc;
+	r->host.failures = 0;
+	sim_reset();
+}
+
+int kept_start(struct replay *r, u64 frames)
+{
+	if (!kept.alive || kept.frames != frames)
+		return -1;
+	if (prefix_matches(r)) {
+		/* Resume after the set-up: the reader where it stood then (this
+		 * trace's own header), the set-up's events counted. */
+		struct uxt_header hdr = r->rd.hdr;
+		const u8 *buf = r->rd.buf;
+		size_t len = r->rd.len;
+		r->rd = kept.rd;
+		r->rd.buf = buf;
+		r->rd.len = len;
+		r->rd.hdr = hdr;
+		r->res->st = kept.st;
+		r->res->digest = kept.digest_val;
+		arm_host(r);
+		/* The state is the one the checker passed after the set-up. */
+		r->checked = true;
+		r->checked_gen = hv_generation();
+		return 1;
+	}
+	if (kept.have_prefix && !to_started(r))
+		return -1;
+	if (r->o->fail_alloc == 1) /* the frame table's allocation */
+		return -1;
+	r->host.hint = 0;
+	r->host.allocs = 1; /* the frame table's allocation */
+	r->host.clock_ns = 0;
+	arm_host(r);
+	return 0;
+}
+
+void kept_started(struct replay *r, u64 frames)
+{
+	kept.alive = true;
+	kept.have_prefix = false;
+	kept.frames = frames;
+	kept.used = r->host.used;
+	kept.in_use = hv_frames_in_use();
+}
+
+void kept_after_prefix(struct replay *r)
+{
+	const struct posix_host *h = &r->host;
+	const struct replay_opts *o = r->o;
+	/* Only a state the checker passed: resuming skips that check. */
+	if (!kept.alive || kept.have_prefix || o->fail_alloc || r->res->status ||
+	    !r->checked || r->checked_gen != hv_generation() ||
+	    r->rd.pos > KEPT_PREFIX_CAP || bitmap_words(h) > KEPT_BITMAP_WORDS)
+		return;
+	memcpy(kept.prefix, r->rd.buf, r->rd.pos);
+	kept.prefix_len = r->rd.pos;
+	kept.prefix_events = o->prefix_events;
+	kept.lenient = o->lenient;
+	kept.rd = r->rd;
+	kept.st = r->res->st;
+	kept.digest = o->digest;
+	kept.digest_val = r->res->digest;
+	kept.st.seconds = 0;
+	memcpy(kept.bitmap, h->bitmap, bitmap_words(h) * sizeof(u64));
+	kept.hint = h->hint;
+	kept.allocs = h->allocs;
+	kept.p_used = h->used;
+	kept.clock_ns = h->clock_ns;
+	kept.p_in_use = hv_frames_in_use();
+	for (u32 id = 0; id < KEPT_MAX_DOMS; id++)
+		kept.serial[id] = hv_domain_serial(id);
+	kept.have_prefix = true;
+}
+
+/* Stop the kept core and start it again at once, so that the next call
+ * finds it kept (the same path each time: fuzzers measure that as
+ * stability). A core that does not give every frame back leaked. */
+static void restart(struct replay *r)
+{
+	kept_forget();
+	u64 left = hv_stop();
+	if (left || r->host.used) {
+		replay_fail(r, REPLAY_HV_FAILED, "%llu frames leaked at shutdown",
+			    (unsigned long long)(left ? left : r->host.used));
+		return;
+	}
+	r->host.hint = 0;
+	r->host.fail_at = 0;
+	if (posix_hv_start(&r->host) == 0)
+		kept_started(r, kept.frames);
+}
+
+void kept_stop(struct replay *r)
+{
+	struct posix_host *h = &r->host;
+	if (kept.have_prefix) {
+		destroy_others(true);
+		if (at_prefix(h)) {
+			h->hint = kept.hint;
+			h->allocs = kept.allocs;
+			h->clock_ns = kept.clock_ns;
+			return;
+		}
+	}
+	if (!to_started(r))
+		restart(r);
+}
+
+void kept_discard(struct replay *r)
+{
+	if (!kept.alive)
+		return;
+	kept_forget();
+	hv_stop();
+	posix_host_fini(&r->host);
+}
