@@ -260,14 +260,6 @@ static void write_trace(const u8 *buf, size_t len)
 		out_path, len, out_path);
 }
 
-void fz_warm_up(void)
-{
-	static struct fz f;
-	fz_begin(&f);
-	fz_template(&f, 2);
-	fz_run(&f, "warm-up");
-}
-
 /* FUZZ_VERBOSE=1: say how far each input got (seed and corpus triage). */
 static bool verbose(void)
 {
@@ -299,6 +291,14 @@ int fz_run(struct fz *f, const char *target)
 	struct replay_result res;
 	int rc = replay_buffer(trace_buf, len, &o, &res);
 	fz_last_digest = res.digest ^ (u64)rc;
+	/* FUZZ_DET_SELFTEST=1: every run differs, so that the test suite can
+	 * see the determinism check (reproducer -d) fail. */
+	static int selftest = -1;
+	static u64 runs;
+	if (selftest < 0)
+		selftest = getenv("FUZZ_DET_SELFTEST") != NULL;
+	if (selftest)
+		fz_last_digest += ++runs;
 	if (out_path) {
 		/* Reproducer mode: write the trace that ran, and report what it
 		 * does run standalone, as uxen-replay runs it (fresh core,

@@ -86,10 +86,6 @@ void fz_setup_done(struct fz *f);
  * reproduces it if fz_set_output() asked for one. */
 int fz_run(struct fz *f, const char *target);
 
-/* Run a template-only input: the first run's one-time costs (starting the
- * core, faulting in its memory) out of the way before a fuzzer measures. */
-void fz_warm_up(void);
-
 /* Reproducer mode (fuzz/driver.c): write each hypervisor target's trace
  * to path, truncated after the failing event if one failed. */
 void fz_set_output(const char *path);

@@ -70,4 +70,12 @@ struct replay_result {
 int replay_buffer(const u8 *buf, size_t len, const struct replay_opts *o,
 		  struct replay_result *res);
 
+/* reuse_core: how often a call resumed after the kept set-up, how often
+ * the set-up had to run again (a call changed what it made), how often
+ * the core was stopped and started again (a call left state behind). */
+struct replay_kept_stats {
+	u64 resumed, redone, restarted;
+};
+void replay_kept_stats(struct replay_kept_stats *out);
+
 #endif

@@ -29,7 +29,7 @@
 
 #define KEPT_PREFIX_CAP (64 * 1024)
 #define KEPT_BITMAP_WORDS 4096 /* up to 262144 frames */
-#define KEPT_MAX_DOMS 256     /* above the core's slots */
+#define KEPT_MAX_DOMS HV_MAX_DOMAINS
 
 static struct {
 	bool alive;
@@ -49,7 +49,11 @@ static struct {
 	u8 prefix[KEPT_PREFIX_CAP];
 } kept;
 
+static struct replay_kept_stats counts;
+
 bool kept_alive(void) { return kept.alive; }
+
+void replay_kept_stats(struct replay_kept_stats *out) { *out = counts; }
 
 void kept_forget(void)
 {
@@ -79,14 +83,19 @@ static void destroy_others(bool keep)
 	hv_share_reset();
 }
 
+static bool same_frames(const struct posix_host *h)
+{
+	return hv_frames_in_use() == kept.p_in_use && h->used == kept.p_used &&
+	       !memcmp(h->bitmap, kept.bitmap, bitmap_words(h) * sizeof(u64));
+}
+
 /* Is the core exactly as the set-up left it? */
 static bool at_prefix(const struct posix_host *h)
 {
 	for (u32 id = 0; id < KEPT_MAX_DOMS; id++)
 		if (hv_domain_serial(id) != kept.serial[id])
 			return false;
-	return hv_frames_in_use() == kept.p_in_use && h->used == kept.p_used &&
-	       !memcmp(h->bitmap, kept.bitmap, bitmap_words(h) * sizeof(u64));
+	return same_frames(h);
 }
 
 /* Back to the started state: no domain, every frame back with the host.
@@ -140,6 +149,7 @@ int kept_start(struct replay *r, u64 frames)
 		/* The state is the one the checker passed after the set-up. */
 		r->checked = true;
 		r->checked_gen = hv_generation();
+		counts.resumed++;
 		return 1;
 	}
 	if (kept.have_prefix && !to_started(r))
@@ -196,6 +206,7 @@ void kept_after_prefix(struct replay *r)
  * stability). A core that does not give every frame back leaked. */
 static void restart(struct replay *r)
 {
+	counts.restarted++;
 	kept_forget();
 	u64 left = hv_stop();
 	if (left || r->host.used) {
@@ -209,17 +220,61 @@ static void restart(struct replay *r)
 		kept_started(r, kept.frames);
 }
 
+static void back_to_prefix(struct posix_host *h)
+{
+	h->hint = kept.hint;
+	h->allocs = kept.allocs;
+	h->clock_ns = kept.clock_ns;
+}
+
+/* The call changed what the set-up made: run the set-up again now, on the
+ * core brought back to started, rather than in the next call. That way
+ * each call's coverage is its own, whatever ran before it (a fuzzer sees
+ * the same input take the same path: stability). */
+static void redo_prefix(struct replay *r)
+{
+	struct uxt_reader rd = r->rd;
+	bool digest = r->o->digest;
+	r->host.hint = 0;
+	r->host.allocs = 1;
+	r->host.clock_ns = 0;
+	r->host.fail_at = 0;
+	sim_reset();
+	counts.redone++;
+	int rc = replay_setup_again(r, kept.prefix, kept.prefix_len, kept.prefix_events);
+	r->rd = rd;
+	if (rc == 0 && same_frames(&r->host) && digest == kept.digest) {
+		/* The same frames as the first time; its domains are new ones. */
+		for (u32 id = 0; id < KEPT_MAX_DOMS; id++)
+			kept.serial[id] = hv_domain_serial(id);
+		kept.have_prefix = true;
+		back_to_prefix(&r->host);
+		return;
+	}
+	/* Not as before (cannot happen: the same events on the same state):
+	 * leave the core started, the next call runs its set-up. */
+	if (!to_started(r))
+		restart(r);
+}
+
 void kept_stop(struct replay *r)
 {
 	struct posix_host *h = &r->host;
 	if (kept.have_prefix) {
 		destroy_others(true);
 		if (at_prefix(h)) {
-			h->hint = kept.hint;
-			h->allocs = kept.allocs;
-			h->clock_ns = kept.clock_ns;
+			back_to_prefix(h);
 			return;
 		}
+		bool again = !r->o->fail_alloc && r->o->prefix_events == kept.prefix_events;
+		if (!to_started(r)) {
+			restart(r);
+			if (!kept.alive)
+				return;
+		}
+		if (again)
+			redo_prefix(r);
+		return;
 	}
 	if (!to_started(r))
 		restart(r);

@@ -18,7 +18,7 @@ afl_rate() { # target binary, seeds, dict
 	sed -n 's/^execs_per_sec *: *\([0-9]*\).*/\1/p' "$tmp/afl/default/fuzzer_stats" 2>/dev/null || echo 0
 }
 # The empty target: the same AFL++ driver around a function that does nothing.
-printf '#include <stddef.h>\n#include <stdint.h>\nint LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);\nint LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return 0; }\nvoid fz_warm_up(void) {}\n' >"$tmp/empty.c"
+printf '#include <stddef.h>\n#include <stdint.h>\nint LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);\nint LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return 0; }\n' >"$tmp/empty.c"
 AFL_QUIET=1 afl-clang-fast -O2 -DFUZZ_AFL -Ihv/include -Itraces -Ifuzz "$tmp/empty.c" fuzz/driver.c -o "$tmp/empty" 2>/dev/null
 mkdir -p "$tmp/eseed" && echo x >"$tmp/eseed/x"
 empty=$(afl_rate "$tmp/empty" "$tmp/eseed" "")

@@ -11,7 +11,6 @@
 #include "hv/arch.h"
 #include "hv/regs.h"
 
-#define HV_MAX_DOMAINS 64
 #define HV_MAX_VCPUS 8
 #define HV_MAX_MMIO 8
 #define HV_MAX_COUNT (1u << 20)   /* frames per populate/unmap call */
@@ -347,6 +346,8 @@ int share_fault(struct hv_domain *d, u64 gfn, bool write);
 void fork_log(struct hv_domain *d, u64 gfn);
 void fork_log_entry(struct hv_domain *d, u64 entry);
 void fork_log_free(struct hv_domain *d);
+/* fork_vcpu.c: c's vCPUs take p's state. */
+void fork_vcpus_copy(struct hv_domain *c, struct hv_domain *p);
 
 /* hypercall.c */
 s64 hypercall(struct hv_domain *caller, bool from_guest, u32 nr,

@@ -50,6 +50,20 @@ for s in "$FZB/seeds/memory/"* "$FZB/seeds/hypercalls/"*; do
 done
 if [ "$diff" -eq 0 ] && [ "$same" -gt 0 ]; then ok "fuzz: $same memory/hypercalls -o traces replay with the target's status"; else
 	bad "fuzz: $diff -o traces replay differently from the target"; fi
+# Determinism: the kept core (the template's set-up kept, each input's
+# changes undone) must behave as a fresh core on every committed corpus
+# input, with inputs run back to back (what one leaves, the next sees).
+for t in exits memory hypercalls; do
+	out=$("$FZB/repro/$t" -d fuzz/corpus/$t 2>&1 | grep -v '^fuzz ')
+	if echo "$out" | grep -q ", 0 differ between"; then
+		ok "fuzz $t: kept core = fresh core on $(echo "$out" | sed -n 's/.*: \([0-9]*\) inputs, 0 differ.*(kept core: \(.*\))/\1 corpus inputs (\2)/p')"
+	else
+		bad "fuzz $t: the kept core and a fresh core differ (or the check failed)"
+		echo "$out" | grep "NOT DETERMINISTIC" | head -n 5 | sed 's/^/    /'
+	fi
+done
+expect_msg "fuzz: the determinism check fails when runs differ (FUZZ_DET_SELFTEST)" 4 "NOT DETERMINISTIC" \
+	env FUZZ_DET_SELFTEST=1 "$FZB/repro/exits" -d "$FZB/seeds/exits"
 expect_msg "fuzz: fuzz-minimize refuses a trace that does not fail" 2 "does not make" \
 	"$PYTHON" scripts/fuzz-minimize.py --replay build/rel/uxen-replay traces/corpus/boot.uxt "$tmp/min.uxt"
 expect "fuzz: dictionaries are generated from the tables (every exit reason)" 0 sh -c \

@@ -9,6 +9,9 @@
 struct hv_domain;
 struct hv_vcpu;
 
+/* Domain ids are 0 .. HV_MAX_DOMAINS - 1 (0: the de-privileged host). */
+#define HV_MAX_DOMAINS 64
+
 /* Start the hypervisor. Frames handed out by ops->alloc_frames() must lie
  * in [first_mfn, first_mfn + nr_frames): the core keeps a frame table for
  * exactly that range. Returns 0 or a negative HV_E* code. */
