@@ -44,13 +44,19 @@ FZ_LIBS_decode := -lcapstone
 # decisions worth feedback: build them without coverage instrumentation,
 # and lib.c as hosted code, so that its loops become (ASan-checked) libc
 # calls. ASan and UBSan stay on.
-FZ_PLAIN := hv/core/lib.c hv/core/invariants.c
+# The same goes for the harness around the core: the replay engine and the
+# kept core, the trace writer and (but for the trace target, which links
+# its own instrumented copy) the reader, the POSIX host. Every input runs
+# them the same way; each edge they add is one more feature libFuzzer
+# handles per run, for nothing.
+FZ_PLAIN := hv/core/lib.c hv/core/invariants.c replay/engine.c replay/kept.c \
+	fuzz/fuzz.c traces/uxt_writer.c traces/uxt_reader.c hv/host/posix/host_posix.c
 FZ_HOSTED := hv/core/lib.c
 FZ_HOSTED_FLAGS := -O2 -fno-sanitize=undefined
 FZ_PLAIN_lf := -fno-sanitize=fuzzer-no-link
 # Code walked entry by entry on every invariant check (the p2m walk, VMCS
 # and frame-table scans): coverage counters, but no comparison tracing.
-FZ_NOCMP := hv/core/p2m.c hv/core/frame.c hv/arch/sim/vmcs.c
+FZ_NOCMP := hv/core/p2m.c hv/core/frame.c hv/arch/sim/vmcs.c hv/core/fork_vcpu.c
 FZ_NOCMP_lf := -fno-sanitize-coverage=trace-cmp
 
 # $(1): build name. Objects under build/fuzz/$(1)/obj, one archive, one
@@ -64,11 +70,16 @@ $(FZ)/$(1)/obj/%.o: %.c
 		$$(if $$(filter $$(FZ_HOSTED),$$<),$$(FZ_HOSTED_FLAGS)) $$(FZ_DRV_$(1)) \
 		$$(if $$(filter $$(FZ_PLAIN),$$<),$$(FZ_PLAIN_$(1))) \
 		$$(if $$(filter $$(FZ_NOCMP),$$<),$$(FZ_NOCMP_$(1))) -c $$< -o $$@
+# The trace target's reader, instrumented (the archive's is plain).
+$(FZ)/$(1)/obj/trace-reader.o: traces/uxt_reader.c
+	@mkdir -p $$(dir $$@)
+	$$(Q)AFL_QUIET=1 $$(FZ_CC_$(1)) -std=gnu11 $$(FZ_OPT_$(1)) $$(WARN) $$(FZ_INC) $$(FZ_DRV_$(1)) -c $$< -o $$@
 $(FZ)/$(1)/libfz.a: $$(FZ_LIB_SRCS:%.c=$(FZ)/$(1)/obj/%.o)
 	$$(Q)rm -f $$@ && ar rcs $$@ $$^
-$(FZ)/$(1)/%: $(FZ)/$(1)/obj/fuzz/fuzz_%.o $$(if $$(filter lf,$(1)),,$(FZ)/$(1)/obj/fuzz/driver.o) $(FZ)/$(1)/libfz.a
+$(FZ)/$(1)/%: $(FZ)/$(1)/obj/fuzz/fuzz_%.o $$(if $$(filter lf,$(1)),,$(FZ)/$(1)/obj/fuzz/driver.o) $(FZ)/$(1)/libfz.a $(FZ)/$(1)/obj/trace-reader.o
 	@$$(if $$(Q),echo "  LD [fuzz-$(1)] $$@")
-	$$(Q)AFL_QUIET=1 $$(FZ_CC_$(1)) $$(FZ_LD_$(1)) -o $$@ $$(filter %.o %.a,$$^) $$(FZ_LIBS_$$*) -lm
+	$$(Q)AFL_QUIET=1 $$(FZ_CC_$(1)) $$(FZ_LD_$(1)) -o $$@ $$(filter-out %/trace-reader.o %.a,$$(filter %.o,$$^)) \
+		$$(if $$(filter trace,$$*),$(FZ)/$(1)/obj/trace-reader.o) $$(filter %.a,$$^) $$(FZ_LIBS_$$*) -lm
 endef
 $(foreach b,$(FZ_BUILDS),$(eval $(call fz_build,$(b))))
 

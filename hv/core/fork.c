@@ -52,50 +52,6 @@ void fork_log_free(struct hv_domain *d)
 	d->log_full = false;
 }
 
-/* ---- vCPU state ---- */
-
-/* Which VMCS fields are a vCPU's state (copied by fork and reset): guest
- * state and the controls that follow it, but not the fields that name the
- * domain itself (VPID, EPT pointer) or that the CPU writes on exit. */
-static bool vcpu_state_field(u32 enc)
-{
-	unsigned type = (enc >> 10) & 3; /* 0 control, 1 exit info, 2 guest, 3 host */
-	if (type == 2)
-		return true;
-	return type == 0 && enc != VMCS_VPID && enc != VMCS_EPT_POINTER &&
-	       enc != VMCS_VMCS_LINK_POINTER;
-}
-
-static void vcpu_copy(struct hv_vcpu *dst, struct hv_vcpu *src)
-{
-	static const u16 fields[] = {
-#define X(name, enc) enc,
-#include "hv/tables/vmcs_fields.def"
-#undef X
-	};
-	u64 val[ARRAY_SIZE(fields)];
-	arch_vmcs_load(src);
-	for (unsigned i = 0; i < ARRAY_SIZE(fields); i++)
-		val[i] = arch_vmread(fields[i]);
-	arch_vmcs_load(dst);
-	for (unsigned i = 0; i < ARRAY_SIZE(fields); i++)
-		if (vcpu_state_field(fields[i]))
-			arch_vmwrite(fields[i], val[i]);
-	hv_memcpy(dst->gpr, src->gpr, sizeof(dst->gpr));
-	hv_memcpy(dst->msr, src->msr, sizeof(dst->msr));
-	dst->xcr0 = src->xcr0;
-	dst->cr8 = src->cr8;
-	dst->pending_irq = 0;
-	dst->io_pending = false;
-	dst->blocked = false;
-}
-
-static void vcpus_copy(struct hv_domain *c, struct hv_domain *p)
-{
-	for (u32 i = 0; i < c->nr_vcpus; i++)
-		vcpu_copy(&c->vcpu[i], &p->vcpu[i]);
-}
-
 /* ---- fork ---- */
 
 s64 domain_fork(struct hv_domain *p, bool lazy)
@@ -130,7 +86,7 @@ s64 domain_fork(struct hv_domain *p, bool lazy)
 	}
 	c->parent = p->id;
 	p->children++;
-	vcpus_copy(c, p);
+	fork_vcpus_copy(c, p);
 	return id;
 }
 
@@ -209,7 +165,7 @@ int domain_reset(struct hv_domain *c)
 	c->log_full = false;
 	c->nr_mmio = hv.dom[c->parent].nr_mmio;
 	hv_memcpy(c->mmio, hv.dom[c->parent].mmio, sizeof(c->mmio));
-	vcpus_copy(c, &hv.dom[c->parent]);
+	fork_vcpus_copy(c, &hv.dom[c->parent]);
 	/* Back to the template's state, TLBs included: nothing cached from
 	 * the run that was undone survives (a fork starts with none). */
 	arch_invept(p2m_eptp(c));
