@@ -23,7 +23,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "fuzz.h"
-#include "engine.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -64,6 +63,8 @@ int main(void)
 }
 
 #else
+
+#include "engine.h" /* replay_kept_stats() */
 
 static u8 *input;
 

@@ -61,8 +61,9 @@ FZ_NOCMP_lf := -fno-sanitize-coverage=trace-cmp
 
 # $(1): build name. Objects under build/fuzz/$(1)/obj, one archive, one
 # binary per target (+ the driver for builds other than libFuzzer).
+# Objects depend on this file: it holds their flags.
 define fz_build
-$(FZ)/$(1)/obj/%.o: %.c
+$(FZ)/$(1)/obj/%.o: %.c mk/fuzz.mk
 	@mkdir -p $$(dir $$@)
 	@$$(if $$(Q),echo "  CC [fuzz-$(1)] $$<")
 	$$(Q)AFL_QUIET=1 $$(FZ_CC_$(1)) -std=gnu11 $$(FZ_OPT_$(1)) $$(WARN) $$(FZ_INC) -MMD -MP \
@@ -71,7 +72,7 @@ $(FZ)/$(1)/obj/%.o: %.c
 		$$(if $$(filter $$(FZ_PLAIN),$$<),$$(FZ_PLAIN_$(1))) \
 		$$(if $$(filter $$(FZ_NOCMP),$$<),$$(FZ_NOCMP_$(1))) -c $$< -o $$@
 # The trace target's reader, instrumented (the archive's is plain).
-$(FZ)/$(1)/obj/trace-reader.o: traces/uxt_reader.c
+$(FZ)/$(1)/obj/trace-reader.o: traces/uxt_reader.c mk/fuzz.mk
 	@mkdir -p $$(dir $$@)
 	$$(Q)AFL_QUIET=1 $$(FZ_CC_$(1)) -std=gnu11 $$(FZ_OPT_$(1)) $$(WARN) $$(FZ_INC) $$(FZ_DRV_$(1)) -c $$< -o $$@
 $(FZ)/$(1)/libfz.a: $$(FZ_LIB_SRCS:%.c=$(FZ)/$(1)/obj/%.o)
