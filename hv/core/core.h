@@ -187,6 +187,7 @@ struct hv_state {
 	u64 zero_mfn;              /* the shared zero frame, or INVALID_MFN */
 	struct merge_state *merge; /* the re-merge scanner's state (merge.c) */
 	bool started;
+	bool check_dirty;          /* frames' .check scratch not all zero */
 };
 
 extern struct hv_state hv;

@@ -2,12 +2,14 @@
  * the rest of the core relies on. Fuzzers run it after every event, so it
  * is O(frames + tables) and allocates nothing.
  *
- * Pass 1 clears the frame table's .check scratch. Pass 2 walks every live
- * domain and counts, in .check, how often each frame is reached: a table or
- * VMCS frame must be reached exactly once, a RAM frame once per p2m leaf
- * that maps it. Pass 3 goes over the frame table: .refs must match those
- * counts, and every frame the core holds must be the hypervisor's or have
- * been reached from a live domain (anything else is a leak). */
+ * Pass 1 walks every live domain and counts, in the frame table's .check
+ * scratch, how often each frame is reached: a table or VMCS frame must be
+ * reached exactly once, a RAM frame once per p2m leaf that maps it. Pass 2
+ * goes over the frame table: .refs must match those counts, and every frame
+ * the core holds must be the hypervisor's or have been reached from a live
+ * domain (anything else is a leak); it zeroes .check behind it for the next
+ * check. Only a check that stopped early leaves .check dirty
+ * (hv.check_dirty): the next one clears the whole table first. */
 #include "core.h"
 
 struct audit {
@@ -242,7 +244,7 @@ static int audit_frames(struct audit *a)
 {
 	u64 held = 0;
 	for (u64 i = 0; i < hv.nr_frames; i++) {
-		const struct hv_frame *f = &hv.frames[i];
+		struct hv_frame *f = &hv.frames[i];
 		u64 mfn = hv.first_mfn + i;
 		if (f->type == FT_FREE) {
 			if (f->owner != OWNER_NONE || f->refs)
@@ -255,6 +257,7 @@ static int audit_frames(struct audit *a)
 		int rc = audit_frame(a, mfn, f);
 		if (rc)
 			return rc;
+		f->check = 0;
 	}
 	if (held != hv.in_use)
 		return FAIL(a, "in_use is %llu but %llu frames are held",
@@ -267,8 +270,10 @@ int check_invariants(char *msg, u32 msglen)
 	struct audit a = { .msg = msg, .msglen = msglen };
 	if (!hv.started)
 		return 0; /* nothing to check */
-	for (u64 i = 0; i < hv.nr_frames; i++)
-		hv.frames[i].check = 0;
+	if (hv.check_dirty)
+		for (u64 i = 0; i < hv.nr_frames; i++)
+			hv.frames[i].check = 0;
+	hv.check_dirty = true; /* until pass 2 has gone all the way */
 	for (u32 i = 0; i < HV_MAX_DOMAINS; i++) {
 		if (hv.dom[i].state == DOM_FREE)
 			continue;
@@ -279,5 +284,7 @@ int check_invariants(char *msg, u32 msglen)
 		if (rc)
 			return rc;
 	}
-	return audit_frames(&a);
+	int rc = audit_frames(&a);
+	hv.check_dirty = rc != 0;
+	return rc;
 }
