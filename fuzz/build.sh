@@ -11,9 +11,11 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-/usr/bin/python3}
 WORK=${WORK:-build/fuzz/oss-work}
 mkdir -p "$OUT" "$WORK/obj"
+OUT=$(cd "$OUT" && pwd) # absolute (OSS-Fuzz passes /out): the zip step changes directory
 inc="-Ihv/include -Itraces -Ihv/arch/sim -Ihv/host/posix -Ireplay -Iharness -Ifuzz -Ihv/core"
 objs=""
-for src in hv/core/*.c hv/arch/sim/*.c hv/host/posix/*.c traces/*.c replay/engine.c fuzz/fuzz.c; do
+for src in hv/core/*.c hv/arch/sim/*.c hv/host/posix/*.c traces/*.c replay/*.c fuzz/fuzz.c; do
+	[ "$src" = replay/main.c ] && continue # uxen-replay's own main()
 	o="$WORK/obj/$(echo "$src" | tr / _).o"
 	extra=""
 	case $src in hv/core/lib.c) extra="-O2" ;; hv/*) extra="-ffreestanding" ;; esac
@@ -32,7 +34,7 @@ for t in exits memory hypercalls trace decode; do
 	cp "$WORK/seeds/$t.dict" "$OUT/$t.dict"
 	printf '[libfuzzer]\nmax_len = 4096\ntimeout = 10\ndict = %s.dict\n' "$t" >"$OUT/$t.options"
 	rm -f "$OUT/${t}_seed_corpus.zip"
-	(cd "$WORK/seeds/$t" && zip -q -r "$OLDPWD/$OUT/${t}_seed_corpus.zip" . 2>/dev/null ||
-		"$PYTHON" -c "import sys, zipfile, os; z = zipfile.ZipFile(sys.argv[1], 'w'); [z.write(f) for f in sorted(os.listdir('.'))]" "$OLDPWD/$OUT/${t}_seed_corpus.zip")
+	(cd "$WORK/seeds/$t" && zip -q -r "$OUT/${t}_seed_corpus.zip" . 2>/dev/null ||
+		"$PYTHON" -c "import sys, zipfile, os; z = zipfile.ZipFile(sys.argv[1], 'w'); [z.write(f) for f in sorted(os.listdir('.'))]" "$OUT/${t}_seed_corpus.zip")
 done
 echo "fuzz/build.sh: $(ls "$OUT" | wc -l) files in $OUT"

@@ -62,6 +62,24 @@ for t in exits memory hypercalls; do
 		echo "$out" | grep "NOT DETERMINISTIC" | head -n 5 | sed 's/^/    /'
 	fi
 done
+# The OSS-Fuzz / ClusterFuzzLite build, as those services run it: their
+# variables, an absolute $OUT; every target, dictionary, options file and
+# seed corpus, and a target that runs.
+if CC=clang CFLAGS="-O1 -fsanitize=address,fuzzer-no-link" LIB_FUZZING_ENGINE=-fsanitize=fuzzer \
+	OUT="$tmp/oss" WORK="$tmp/oss-work" sh fuzz/build.sh >"$tmp/oss.log" 2>&1; then
+	miss=""
+	for t in exits memory hypercalls trace decode; do
+		for f in $t $t.dict $t.options ${t}_seed_corpus.zip; do [ -s "$tmp/oss/$f" ] || miss="$miss $f"; done
+	done
+	if [ -z "$miss" ] && "$tmp/oss/exits" -runs=200 -dict="$tmp/oss/exits.dict" >/dev/null 2>&1; then
+		ok "fuzz: fuzz/build.sh (OSS-Fuzz conventions) builds every target, dictionary, options and seed corpus"
+	else
+		bad "fuzz: fuzz/build.sh output incomplete or its exits target fails (missing:${miss:- none})"
+	fi
+else
+	bad "fuzz: fuzz/build.sh failed"
+	tail -n 5 "$tmp/oss.log" | sed 's/^/    /'
+fi
 expect_msg "fuzz: the determinism check fails when runs differ (FUZZ_DET_SELFTEST)" 4 "NOT DETERMINISTIC" \
 	env FUZZ_DET_SELFTEST=1 "$FZB/repro/exits" -d "$FZB/seeds/exits"
 expect_msg "fuzz: fuzz-minimize refuses a trace that does not fail" 2 "does not make" \
