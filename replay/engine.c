@@ -497,6 +497,7 @@ int replay_buffer(const u8 *buf, size_t len, const struct replay_opts *o,
 		replay_loop(r);
 		stop_core(r);
 	} else {
+		r->res = res; /* a panic while the kept core redid its set-up */
 		replay_fail(r, REPLAY_HV_FAILED, "event %llu (offset %llu) %s: hypervisor failure: %s",
 		     (unsigned long long)r->ev.index, (unsigned long long)r->ev.offset,
 		     ev_reason_name(&r->ev), r->host.panic_msg);

@@ -114,7 +114,9 @@ static bool prefix_matches(const struct replay *r)
 	const size_t cnt = UXT_HDR_OFF_EVENT_COUNT, after = cnt + 8;
 	const struct replay_opts *o = r->o;
 	return kept.have_prefix && o->prefix_events == kept.prefix_events &&
-	       !o->fail_alloc && o->lenient == kept.lenient &&
+	       !o->fail_alloc && !o->keep_going && o->lenient == kept.lenient &&
+	       (!o->max_events || o->max_events > kept.prefix_events) &&
+	       (!r->rd.hdr.event_count || r->rd.hdr.event_count >= kept.prefix_events) &&
 	       o->digest == kept.digest &&
 	       r->rd.len >= kept.prefix_len &&
 	       !memcmp(r->rd.buf, kept.prefix, cnt) &&
@@ -176,8 +178,11 @@ void kept_after_prefix(struct replay *r)
 {
 	const struct posix_host *h = &r->host;
 	const struct replay_opts *o = r->o;
-	/* Only a state the checker passed: resuming skips that check. */
-	if (!kept.alive || kept.have_prefix || o->fail_alloc || r->res->status ||
+	/* Only a state the checker passed (resuming skips that check), and a
+	 * set-up of host calls alone: the simulated CPU (TSC model, queued
+	 * inputs) keeps nothing of it, so resetting it on resume is exact. */
+	if (!kept.alive || kept.have_prefix || o->fail_alloc || o->keep_going ||
+	    r->res->status || r->res->st.exits || r->res->st.divergences ||
 	    !r->checked || r->checked_gen != hv_generation() ||
 	    r->rd.pos > KEPT_PREFIX_CAP || bitmap_words(h) > KEPT_BITMAP_WORDS)
 		return;

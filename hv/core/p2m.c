@@ -83,6 +83,8 @@ static unsigned next_used(const u64 *t, unsigned idx)
 {
 	while (idx < EPT_ENTRIES && (idx & 7) && !t[idx])
 		idx++;
+	if (idx >= EPT_ENTRIES || t[idx])
+		return idx; /* (the block test below reads idx .. idx + 7) */
 	while (idx < EPT_ENTRIES && !(t[idx] | t[idx + 1] | t[idx + 2] | t[idx + 3] |
 				       t[idx + 4] | t[idx + 5] | t[idx + 6] | t[idx + 7]))
 		idx += 8;
