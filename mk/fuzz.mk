@@ -42,8 +42,8 @@ FZ_LIBS_decode := -lcapstone
 # the invariant checker's linear scans dominate an input's cost when
 # instrumented for coverage and compared byte by byte. They carry no
 # decisions worth feedback: build them without coverage instrumentation,
-# and lib.c as hosted code, so that its loops become (ASan-checked) libc
-# calls. ASan and UBSan stay on.
+# and lib.c as hosted code, so that it calls libc (hv/core/lib.c: ASan
+# checks each call's range at once). ASan and UBSan stay on.
 # The same goes for the harness around the core: the replay engine and the
 # kept core, the trace writer and (but for the trace target, which links
 # its own instrumented copy) the reader, the POSIX host. Every input runs
