@@ -116,6 +116,69 @@ TEST(replay_keep_going_counts_all)
 	CHECK(strstr(res.msg, "2 divergences"));
 }
 
+/* ---- the kept core (replay_opts.reuse_core, prefix_events) ---- */
+
+/* Events before the first exit of the trace: its set-up (host calls). */
+static u64 setup_events(void)
+{
+	struct uxt_reader rd;
+	struct uxt_event ev;
+	u64 n = 0;
+	if (uxt_open(&rd, trace, trace_len, false))
+		return 0;
+	while (uxt_next(&rd, &ev) > 0 && ev.kind != UXT_EV_EXIT)
+		n++;
+	return n;
+}
+
+/* Replay buf with every output checked, on a fresh core or the kept one. */
+static int replay_kept(const u8 *buf, size_t len, struct replay_result *res,
+		       bool kept, u64 prefix)
+{
+	struct replay_opts o = { .check_every = 1, .digest = true, .reuse_core = kept,
+				 .prefix_events = kept ? prefix : 0 };
+	return replay_buffer(buf, len, &o, res);
+}
+
+/* A kept core resumed after the set-up, or brought back to started when the
+ * next trace's set-up differs, reproduces every recorded output and the
+ * digest of a fresh core's run. (The generator runs the core too: both
+ * traces are made before the kept core starts.) */
+TEST(kept_core_resumes_after_setup)
+{
+	struct replay_result fresh, other_fresh, res;
+	struct replay_kept_stats before, after;
+	CHECK_EQ(generate("hostile", 0, 0), 0);
+	u8 *other = malloc(trace_len);
+	size_t other_len = trace_len;
+	CHECK(other != NULL);
+	memcpy(other, trace, trace_len);
+	CHECK_EQ(generate("boot", 0, 0), 0);
+	u64 prefix = setup_events();
+	CHECK(prefix > 2);
+	CHECK_EQ(replay_kept(trace, trace_len, &fresh, false, 0), REPLAY_IDENTICAL);
+	CHECK_EQ(replay_kept(other, other_len, &other_fresh, false, 0), REPLAY_IDENTICAL);
+	replay_kept_stats(&before);
+	for (int i = 0; i < 3; i++) {
+		CHECK_EQ(replay_kept(trace, trace_len, &res, true, prefix), REPLAY_IDENTICAL);
+		CHECK_EQ(res.digest, fresh.digest);
+		CHECK_EQ(res.st.events, fresh.st.events);
+		CHECK_EQ(res.st.hostcalls, fresh.st.hostcalls);
+	}
+	replay_kept_stats(&after);
+	CHECK_EQ(after.resumed - before.resumed, 2); /* the first run set it up */
+	/* The other trace's set-up has other bytes: no resume, same result. */
+	CHECK_EQ(replay_kept(other, other_len, &res, true, prefix), REPLAY_IDENTICAL);
+	CHECK_EQ(res.digest, other_fresh.digest);
+	CHECK_EQ(replay_kept(trace, trace_len, &res, true, prefix), REPLAY_IDENTICAL);
+	CHECK_EQ(res.digest, fresh.digest);
+	replay_kept_stats(&before);
+	CHECK_EQ(before.resumed, after.resumed);
+	/* A fresh run stops the kept core (no leak for the next test). */
+	CHECK_EQ(replay_kept(trace, trace_len, &res, false, 0), REPLAY_IDENTICAL);
+	free(other);
+}
+
 /* A trace cut anywhere is unusable (2) with an offset, never a crash. */
 TEST(replay_truncated_everywhere)
 {
