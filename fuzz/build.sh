@@ -14,11 +14,14 @@ mkdir -p "$OUT" "$WORK/obj"
 OUT=$(cd "$OUT" && pwd) # absolute (OSS-Fuzz passes /out): the zip step changes directory
 inc="-Ihv/include -Itraces -Ihv/arch/sim -Ihv/host/posix -Ireplay -Iharness -Ifuzz -Ihv/core"
 objs=""
-for src in hv/core/*.c hv/arch/sim/*.c hv/host/posix/*.c traces/*.c replay/*.c fuzz/fuzz.c; do
-	[ "$src" = replay/main.c ] && continue # uxen-replay's own main()
+for src in hv/core/*.c hv/arch/sim/*.c hv/host/posix/*.c traces/*.c replay/*.c fuzz/fuzz.c fuzz/mem_libc.c; do
+	case $src in
+	replay/main.c) continue ;;  # uxen-replay's own main()
+	hv/core/mem.c) continue ;;  # fuzz/mem_libc.c instead (see mk/fuzz.mk)
+	esac
 	o="$WORK/obj/$(echo "$src" | tr / _).o"
 	extra=""
-	case $src in hv/core/lib.c) extra="-O2" ;; hv/*) extra="-ffreestanding" ;; esac
+	case $src in hv/*) extra="-ffreestanding" ;; esac
 	$CC -std=gnu11 $CFLAGS $extra $inc -c "$src" -o "$o"
 	objs="$objs $o"
 done

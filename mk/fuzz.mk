@@ -14,7 +14,7 @@ TARGET ?= all
 SECONDS ?= 60
 JOBS ?= 1
 FZ := build/fuzz
-FZ_LIB_SRCS := $(CORE_SRCS) $(HOST_SRCS) fuzz/fuzz.c
+FZ_LIB_SRCS := $(filter-out hv/core/mem.c,$(CORE_SRCS)) fuzz/mem_libc.c $(HOST_SRCS) fuzz/fuzz.c
 FZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FZ_INC := $(INC) -Ifuzz -Ihv/core
 
@@ -42,17 +42,15 @@ FZ_LIBS_decode := -lcapstone
 # the invariant checker's linear scans dominate an input's cost when
 # instrumented for coverage and compared byte by byte. They carry no
 # decisions worth feedback: build them without coverage instrumentation,
-# and lib.c as hosted code, so that it calls libc (hv/core/lib.c: ASan
-# checks each call's range at once). ASan and UBSan stay on.
+# and the memory helpers come from libc (fuzz/mem_libc.c for hv/core/mem.c:
+# ASan checks each call's range at once). ASan and UBSan stay on.
 # The same goes for the harness around the core: the replay engine and the
 # kept core, the trace writer and (but for the trace target, which links
 # its own instrumented copy) the reader, the POSIX host. Every input runs
 # them the same way; each edge they add is one more feature libFuzzer
 # handles per run, for nothing.
-FZ_PLAIN := hv/core/lib.c hv/core/invariants.c replay/engine.c replay/kept.c \
+FZ_PLAIN := hv/core/lib.c fuzz/mem_libc.c hv/core/invariants.c replay/engine.c replay/kept.c \
 	fuzz/fuzz.c traces/uxt_writer.c traces/uxt_reader.c hv/host/posix/host_posix.c
-FZ_HOSTED := hv/core/lib.c
-FZ_HOSTED_FLAGS := -O2 -fno-sanitize=undefined
 FZ_PLAIN_lf := -fno-sanitize=fuzzer-no-link
 # Code walked entry by entry on every invariant check (the p2m walk, VMCS
 # and frame-table scans): coverage counters, but no comparison tracing.
@@ -67,8 +65,7 @@ $(FZ)/$(1)/obj/%.o: %.c mk/fuzz.mk
 	@mkdir -p $$(dir $$@)
 	@$$(if $$(Q),echo "  CC [fuzz-$(1)] $$<")
 	$$(Q)AFL_QUIET=1 $$(FZ_CC_$(1)) -std=gnu11 $$(FZ_OPT_$(1)) $$(WARN) $$(FZ_INC) -MMD -MP \
-		$$(if $$(filter hv/%,$$(filter-out $$(FZ_HOSTED),$$<)),-ffreestanding) \
-		$$(if $$(filter $$(FZ_HOSTED),$$<),$$(FZ_HOSTED_FLAGS)) $$(FZ_DRV_$(1)) \
+		$$(if $$(filter hv/%,$$<),-ffreestanding) $$(FZ_DRV_$(1)) \
 		$$(if $$(filter $$(FZ_PLAIN),$$<),$$(FZ_PLAIN_$(1))) \
 		$$(if $$(filter $$(FZ_NOCMP),$$<),$$(FZ_NOCMP_$(1))) -c $$< -o $$@
 # The trace target's reader, instrumented (the archive's is plain).
