@@ -142,13 +142,14 @@ static struct {
 	u64 hdr_len, len, nr_events;
 } tpl;
 
-/* The end of the set-up, and the input's own domain: a lazy fork of the
- * template, running. */
+/* The input's own domain, the set-up's last part: a lazy fork of the
+ * template, running. The replay engine resets it between inputs rather
+ * than destroying it and forking again (see replay/kept.c). */
 static u16 fork_child(struct fz *f, u16 tpl_id, u16 child)
 {
-	fz_setup_done(f);
 	fz_call(f, HC_FORK, tpl_id, 1, 0, 0, NULL, 0);
 	fz_call(f, HC_DOMAIN_UNPAUSE, child, 0, 0, 0, NULL, 0);
+	fz_setup_done(f);
 	return child;
 }
 

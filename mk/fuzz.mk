@@ -49,7 +49,7 @@ FZ_LIBS_decode := -lcapstone
 # its own instrumented copy) the reader, the POSIX host. Every input runs
 # them the same way; each edge they add is one more feature libFuzzer
 # handles per run, for nothing.
-FZ_PLAIN := hv/core/lib.c fuzz/mem_libc.c hv/core/invariants.c replay/engine.c replay/kept.c \
+FZ_PLAIN := hv/core/lib.c hv/core/image.c fuzz/mem_libc.c hv/core/invariants.c replay/engine.c replay/kept.c \
 	fuzz/fuzz.c traces/uxt_writer.c traces/uxt_reader.c hv/host/posix/host_posix.c
 FZ_PLAIN_lf := -fno-sanitize=fuzzer-no-link
 # Code walked entry by entry on every invariant check (the p2m walk, VMCS

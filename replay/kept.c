@@ -14,9 +14,12 @@
  *    which domains exist (by creation number). A later call whose trace
  *    starts with the same bytes skips them and starts from there.
  * At the end of a call every domain the set-up did not create is destroyed
- * (that frees everything the call allocated: a fork's frames, its copies)
- * and the result is compared with the snapshot: the same domains, the same
- * frames held, the very same bitmap. Frames are the core's only state
+ * (that frees everything the call allocated: a fork's frames, its copies),
+ * every fork the set-up made is reset (HC_RESET, and unpaused if it was
+ * running: a fuzz target's per-input domain, cheaper to reset than to
+ * destroy and fork again) and compared byte for byte with its image after
+ * the set-up (hv_domain_image()), and the result is compared with the
+ * snapshot: the same domains, the same frames held, the very same bitmap. Frames are the core's only state
  * besides its domains: the template is frozen (only FORK and DESTROY reach
  * it) and any change to what it maps allocates or frees one. When the call
  * changed it anyway (destroyed the template, merged its pages), the core
@@ -28,6 +31,7 @@
 #include "sim.h"
 
 #define KEPT_PREFIX_CAP (64 * 1024)
+#define KEPT_IMAGE_CAP (256 * 1024) /* the set-up's forks, as bytes */
 #define KEPT_BITMAP_WORDS 4096 /* up to 262144 frames */
 #define KEPT_MAX_DOMS HV_MAX_DOMAINS
 
@@ -45,6 +49,14 @@ static struct {
 	struct replay_stats st;   /* counts of the set-up's events */
 	u64 hint, allocs, p_used, clock_ns, p_in_use;
 	u64 serial[KEPT_MAX_DOMS]; /* 0: no such domain */
+	/* The set-up's forks, reset rather than re-made after each call:
+	 * their image (hv_domain_image()) after the set-up, and whether
+	 * they were running then. */
+	u32 nr_forks;
+	struct { u16 id; bool unpause; size_t off, len; } fork[KEPT_MAX_DOMS];
+	size_t image_used;
+	u8 image[KEPT_IMAGE_CAP];
+	u8 scratch[KEPT_IMAGE_CAP];
 	u64 bitmap[KEPT_BITMAP_WORDS];
 	u8 prefix[KEPT_PREFIX_CAP];
 } kept;
@@ -81,6 +93,62 @@ static void destroy_others(bool keep)
 	/* The scanner's table and cursor would carry one call into the next
 	 * (the set-up does not merge: a fresh core has none after it). */
 	hv_share_reset();
+}
+
+static s64 call1(u32 nr, u64 dom)
+{
+	u64 a[4] = { dom, 0, 0, 0 };
+	return hv_host_call(nr, a, NULL, 0);
+}
+
+/* A fork back to how the set-up left it: reset to its template's state
+ * (HC_RESET, as a fresh fork would be), unpaused if it was running, and
+ * then compared byte for byte with its image after the set-up. */
+static bool fork_back(u32 i)
+{
+	u16 id = kept.fork[i].id;
+	if (call1(HC_RESET, id) ||
+	    (kept.fork[i].unpause && call1(HC_DOMAIN_UNPAUSE, id)))
+		return false;
+	size_t len = hv_domain_image(id, kept.scratch, sizeof(kept.scratch));
+	return len == kept.fork[i].len &&
+	       !memcmp(kept.scratch, kept.image + kept.fork[i].off, len);
+}
+
+/* Which of the set-up's domains are forks that a reset brings back
+ * exactly (trying it once: reset, then unpaused if need be), with their
+ * images. A domain that is not, and one that does not fit, keeps the
+ * set-up from being kept (false). */
+static bool find_forks(void)
+{
+	kept.nr_forks = 0;
+	kept.image_used = 0;
+	for (u32 id = 1; id < KEPT_MAX_DOMS; id++) {
+		if (!kept.serial[id])
+			continue;
+		size_t room = sizeof(kept.image) - kept.image_used;
+		u8 *img = kept.image + kept.image_used;
+		size_t len = hv_domain_image(id, img, room);
+		s64 rc = call1(HC_RESET, id);
+		if (rc == -HV_EPERM || rc == -HV_EINVAL)
+			continue; /* a template, or not a fork: left as it is */
+		if (!len)
+			return false; /* a fork too large to keep an image of */
+		u32 i = kept.nr_forks;
+		kept.fork[i] = (typeof(kept.fork[i])){ (u16)id, false, kept.image_used, len };
+		kept.image_used += len;
+		kept.nr_forks++;
+		size_t now = hv_domain_image(id, kept.scratch, sizeof(kept.scratch));
+		if (rc == 0 && now == len && !memcmp(kept.scratch, img, len))
+			continue;
+		kept.fork[i].unpause = true;
+		if (rc || call1(HC_DOMAIN_UNPAUSE, id))
+			return false;
+		now = hv_domain_image(id, kept.scratch, sizeof(kept.scratch));
+		if (now != len || memcmp(kept.scratch, img, len))
+			return false;
+	}
+	return true;
 }
 
 static bool same_frames(const struct posix_host *h)
@@ -174,6 +242,28 @@ void kept_started(struct replay *r, u64 frames)
 	kept.in_use = hv_frames_in_use();
 }
 
+static void back_to_prefix(struct posix_host *h)
+{
+	h->hint = kept.hint;
+	h->allocs = kept.allocs;
+	h->clock_ns = kept.clock_ns;
+}
+
+/* Run the kept set-up's events again on the started core (the call's
+ * reader left where it was). */
+static int setup_again(struct replay *r)
+{
+	struct uxt_reader rd = r->rd;
+	r->host.hint = 0;
+	r->host.allocs = 1;
+	r->host.clock_ns = 0;
+	r->host.fail_at = 0;
+	sim_reset();
+	int rc = replay_setup_again(r, kept.prefix, kept.prefix_len, kept.prefix_events);
+	r->rd = rd;
+	return rc;
+}
+
 void kept_after_prefix(struct replay *r)
 {
 	const struct posix_host *h = &r->host;
@@ -203,7 +293,18 @@ void kept_after_prefix(struct replay *r)
 	kept.p_in_use = hv_frames_in_use();
 	for (u32 id = 0; id < KEPT_MAX_DOMS; id++)
 		kept.serial[id] = hv_domain_serial(id);
-	kept.have_prefix = true;
+	/* Finding the forks resets them: the state must then be exactly
+	 * the set-up's again, frames included. */
+	if (find_forks() && at_prefix(h)) {
+		back_to_prefix(&r->host);
+		kept.have_prefix = true;
+		return;
+	}
+	/* It is not: this call must still run on what its set-up made, so
+	 * the set-up runs again, and nothing is kept. */
+	if (!to_started(r) || setup_again(r))
+		replay_fail(r, REPLAY_HV_FAILED,
+			    "kept core: the set-up did not give the same state twice");
 }
 
 /* Stop the kept core and start it again at once, so that the next call
@@ -225,36 +326,25 @@ static void restart(struct replay *r)
 		kept_started(r, kept.frames);
 }
 
-static void back_to_prefix(struct posix_host *h)
-{
-	h->hint = kept.hint;
-	h->allocs = kept.allocs;
-	h->clock_ns = kept.clock_ns;
-}
-
 /* The call changed what the set-up made: run the set-up again now, on the
  * core brought back to started, rather than in the next call. That way
  * each call's coverage is its own, whatever ran before it (a fuzzer sees
  * the same input take the same path: stability). */
 static void redo_prefix(struct replay *r)
 {
-	struct uxt_reader rd = r->rd;
 	bool digest = r->o->digest;
-	r->host.hint = 0;
-	r->host.allocs = 1;
-	r->host.clock_ns = 0;
-	r->host.fail_at = 0;
-	sim_reset();
 	counts.redone++;
-	int rc = replay_setup_again(r, kept.prefix, kept.prefix_len, kept.prefix_events);
-	r->rd = rd;
+	int rc = setup_again(r);
 	if (rc == 0 && same_frames(&r->host) && digest == kept.digest) {
-		/* The same frames as the first time; its domains are new ones. */
+		/* The same frames as the first time; its domains are new ones,
+		 * and so are its forks' images (their creation numbers). */
 		for (u32 id = 0; id < KEPT_MAX_DOMS; id++)
 			kept.serial[id] = hv_domain_serial(id);
-		kept.have_prefix = true;
-		back_to_prefix(&r->host);
-		return;
+		if (find_forks() && at_prefix(&r->host)) {
+			kept.have_prefix = true;
+			back_to_prefix(&r->host);
+			return;
+		}
 	}
 	/* Not as before (cannot happen: the same events on the same state):
 	 * leave the core started, the next call runs its set-up. */
@@ -267,7 +357,10 @@ void kept_stop(struct replay *r)
 	struct posix_host *h = &r->host;
 	if (kept.have_prefix) {
 		destroy_others(true);
-		if (at_prefix(h)) {
+		bool forks_back = true;
+		for (u32 i = 0; i < kept.nr_forks && forks_back; i++)
+			forks_back = fork_back(i);
+		if (forks_back && at_prefix(h)) {
 			back_to_prefix(h);
 			return;
 		}

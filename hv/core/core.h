@@ -240,6 +240,9 @@ int p2m_walk(const struct hv_domain *d, p2m_visit_fn fn, void *arg);
 
 /* vcpu.c */
 int vcpu_init(struct hv_domain *d, unsigned id);
+/* The same vCPU back to the state vcpu_init() gives it, in its own VMCS
+ * frame (a fork reset). Returns 0 or -HV_E*. */
+int vcpu_reinit(struct hv_vcpu *v);
 void vcpu_fini(struct hv_vcpu *v);
 
 /* domain.c */

@@ -153,7 +153,10 @@ int domain_reset(struct hv_domain *c)
 	if (c->state == DOM_DYING)
 		return -HV_EINVAL;
 	c->resetting = true;
-	int rc = c->log_full ? reset_whole(c) : reset_from_log(c);
+	/* A lazy fork starts with an empty p2m: clearing it all costs what
+	 * it filled, and gives back the tables too, so that the reset fork
+	 * holds exactly the frames a fresh fork holds. */
+	int rc = c->log_full || c->fork_lazy ? reset_whole(c) : reset_from_log(c);
 	c->resetting = false;
 	if (rc) {
 		/* Out of memory half way: what was not undone is still logged
@@ -161,10 +164,18 @@ int domain_reset(struct hv_domain *c)
 		domain_crash(c, CRASH_NO_MEMORY);
 		return rc;
 	}
-	c->nr_dirty = 0;
-	c->log_full = false;
+	fork_log_free(c); /* a fresh fork has no log frame */
 	c->nr_mmio = hv.dom[c->parent].nr_mmio;
 	hv_memcpy(c->mmio, hv.dom[c->parent].mmio, sizeof(c->mmio));
+	/* The vCPUs as the fork made them: power-on state, then the parent's
+	 * copied in; nothing of the undone run is left in their VMCS. */
+	for (u32 i = 0; i < c->nr_vcpus; i++) {
+		rc = vcpu_reinit(&c->vcpu[i]);
+		if (rc) {
+			domain_crash(c, CRASH_NO_MEMORY);
+			return rc;
+		}
+	}
 	fork_vcpus_copy(c, &hv.dom[c->parent]);
 	/* Back to the template's state, TLBs included: nothing cached from
 	 * the run that was undone survives (a fork starts with none). */
@@ -173,6 +184,7 @@ int domain_reset(struct hv_domain *c)
 	c->crash_reason = CRASH_NONE;
 	c->shutdown_code = 0;
 	c->con_len = 0;
+	hv_memset(c->con, 0, sizeof(c->con)); /* as a fresh fork's */
 	return 0;
 }
 

@@ -310,11 +310,11 @@ void p2m_destroy(struct hv_domain *d)
  * nothing needs allocating. */
 void p2m_clear(struct hv_domain *d)
 {
-	for (unsigned i = 0; i < EPT_ENTRIES; i++) {
-		u64 e = entry_read(d->p2m.root_mfn, i);
-		if (!e)
-			continue;
-		entry_write(d->p2m.root_mfn, i, 0);
+	u64 root = d->p2m.root_mfn;
+	for (unsigned i = table_next_used(root, 0); i < EPT_ENTRIES;
+	     i = table_next_used(root, i + 1)) {
+		u64 e = entry_read(root, i);
+		entry_write(root, i, 0);
 		p2m_flush(d);
 		entry_drop(d, e, EPT_LEVELS);
 	}

@@ -88,6 +88,17 @@ int vcpu_init(struct hv_domain *d, unsigned id)
 	return 0;
 }
 
+int vcpu_reinit(struct hv_vcpu *v)
+{
+	int rc = arch_vmcs_init(v, v->vmcs_va, v->vmcs_mfn);
+	if (rc)
+		return rc;
+	arch_vmcs_load(v);
+	hv_memset(&v->io, 0, sizeof(v->io));
+	vcpu_reset_state(v);
+	return 0;
+}
+
 void vcpu_fini(struct hv_vcpu *v)
 {
 	if (v->vmcs_mfn == INVALID_MFN || !v->vmcs_va)
