@@ -54,7 +54,7 @@ FZ_PLAIN := hv/core/lib.c hv/core/image.c fuzz/mem_libc.c hv/core/invariants.c r
 FZ_PLAIN_lf := -fno-sanitize=fuzzer-no-link
 # Code walked entry by entry on every invariant check (the p2m walk, VMCS
 # and frame-table scans): coverage counters, but no comparison tracing.
-FZ_NOCMP := hv/core/p2m.c hv/core/frame.c hv/arch/sim/vmcs.c hv/core/fork_vcpu.c
+FZ_NOCMP := hv/core/p2m.c hv/core/frame.c hv/arch/sim/vmcs.c
 FZ_NOCMP_lf := -fno-sanitize-coverage=trace-cmp
 
 # $(1): build name. Objects under build/fuzz/$(1)/obj, one archive, one

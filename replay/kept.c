@@ -82,9 +82,10 @@ static size_t bitmap_words(const struct posix_host *h)
  * (all of them when keep is false). */
 static void destroy_others(bool keep)
 {
-	u64 none[4] = { 0 };
+	u64 none[4] = { 0 }, serial[KEPT_MAX_DOMS];
+	hv_domain_serials(serial);
 	for (u32 id = 0; id < KEPT_MAX_DOMS; id++) {
-		u64 s = hv_domain_serial(id);
+		u64 s = serial[id];
 		if (!s || (keep && s == kept.serial[id]))
 			continue;
 		none[0] = id;
@@ -160,10 +161,9 @@ static bool same_frames(const struct posix_host *h)
 /* Is the core exactly as the set-up left it? */
 static bool at_prefix(const struct posix_host *h)
 {
-	for (u32 id = 0; id < KEPT_MAX_DOMS; id++)
-		if (hv_domain_serial(id) != kept.serial[id])
-			return false;
-	return same_frames(h);
+	u64 serial[KEPT_MAX_DOMS];
+	hv_domain_serials(serial);
+	return !memcmp(serial, kept.serial, sizeof(serial)) && same_frames(h);
 }
 
 /* Back to the started state: no domain, every frame back with the host.
@@ -291,8 +291,7 @@ void kept_after_prefix(struct replay *r)
 	kept.p_used = h->used;
 	kept.clock_ns = h->clock_ns;
 	kept.p_in_use = hv_frames_in_use();
-	for (u32 id = 0; id < KEPT_MAX_DOMS; id++)
-		kept.serial[id] = hv_domain_serial(id);
+	hv_domain_serials(kept.serial);
 	/* Finding the forks resets them: the state must then be exactly
 	 * the set-up's again, frames included. */
 	if (find_forks() && at_prefix(h)) {
@@ -338,8 +337,7 @@ static void redo_prefix(struct replay *r)
 	if (rc == 0 && same_frames(&r->host) && digest == kept.digest) {
 		/* The same frames as the first time; its domains are new ones,
 		 * and so are its forks' images (their creation numbers). */
-		for (u32 id = 0; id < KEPT_MAX_DOMS; id++)
-			kept.serial[id] = hv_domain_serial(id);
+		hv_domain_serials(kept.serial);
 		if (find_forks() && at_prefix(&r->host)) {
 			kept.have_prefix = true;
 			back_to_prefix(&r->host);

@@ -240,9 +240,11 @@ int p2m_walk(const struct hv_domain *d, p2m_visit_fn fn, void *arg);
 
 /* vcpu.c */
 int vcpu_init(struct hv_domain *d, unsigned id);
-/* The same vCPU back to the state vcpu_init() gives it, in its own VMCS
- * frame (a fork reset). Returns 0 or -HV_E*. */
-int vcpu_reinit(struct hv_vcpu *v);
+/* A fork's vCPU back to what vcpu_init() gave it, in its own VMCS frame,
+ * as far as the copy from its parent (fork_vcpus_copy()) does not cover:
+ * a fresh VMCS with the vCPU's identity fields, no pending I/O. For a
+ * reset, which copies next. Returns 0 or -HV_E*. */
+int vcpu_clear(struct hv_vcpu *v);
 void vcpu_fini(struct hv_vcpu *v);
 
 /* domain.c */
@@ -350,7 +352,7 @@ int share_fault(struct hv_domain *d, u64 gfn, bool write);
 void fork_log(struct hv_domain *d, u64 gfn);
 void fork_log_entry(struct hv_domain *d, u64 entry);
 void fork_log_free(struct hv_domain *d);
-/* fork_vcpu.c: c's vCPUs take p's state. */
+/* fork.c: c's vCPUs take p's state. */
 void fork_vcpus_copy(struct hv_domain *c, struct hv_domain *p);
 
 /* hypercall.c */

@@ -54,6 +54,27 @@ void fork_log_free(struct hv_domain *d)
 
 /* ---- fork ---- */
 
+/* A fork's vCPU state, what fork gives a child and reset gives back:
+ * copied from the parent. */
+static void vcpu_copy(struct hv_vcpu *dst, struct hv_vcpu *src)
+{
+	arch_vmcs_copy_state(dst, src);
+	hv_memcpy(dst->gpr, src->gpr, sizeof(dst->gpr));
+	hv_memcpy(dst->msr, src->msr, sizeof(dst->msr));
+	dst->xcr0 = src->xcr0;
+	dst->cr8 = src->cr8;
+	dst->pending_irq = 0;
+	dst->io_pending = false;
+	dst->blocked = false;
+}
+
+void fork_vcpus_copy(struct hv_domain *c, struct hv_domain *p)
+{
+	for (u32 i = 0; i < c->nr_vcpus; i++)
+		vcpu_copy(&c->vcpu[i], &p->vcpu[i]);
+}
+
+
 s64 domain_fork(struct hv_domain *p, bool lazy)
 {
 	if (p->state != DOM_PAUSED)
@@ -170,7 +191,7 @@ int domain_reset(struct hv_domain *c)
 	/* The vCPUs as the fork made them: power-on state, then the parent's
 	 * copied in; nothing of the undone run is left in their VMCS. */
 	for (u32 i = 0; i < c->nr_vcpus; i++) {
-		rc = vcpu_reinit(&c->vcpu[i]);
+		rc = vcpu_clear(&c->vcpu[i]);
 		if (rc) {
 			domain_crash(c, CRASH_NO_MEMORY);
 			return rc;

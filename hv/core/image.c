@@ -44,3 +44,12 @@ size_t hv_domain_image(u32 domid, void *buf, size_t cap)
 			put_frame(&im, hv.first_mfn + i, &hv.frames[i]);
 	return im.full ? 0 : im.len;
 }
+
+void hv_domain_serials(u64 out[HV_MAX_DOMAINS])
+{
+	for (u32 id = 0; id < HV_MAX_DOMAINS; id++) {
+		const struct hv_domain *d = &hv.dom[id];
+		bool live = d->state != DOM_FREE && d->state != DOM_ZOMBIE;
+		out[id] = live ? d->serial : 0; /* as domain_get() sees it */
+	}
+}

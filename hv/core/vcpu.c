@@ -24,11 +24,20 @@
 
 #define HV_TIME_SLICE 100000 /* preemption-timer ticks per slice */
 
+/* The VMCS fields that name the vCPU itself, which a fork does not copy
+ * from its parent (vmcs_field_is_vcpu_state()). */
+static void vcpu_identity(struct hv_vcpu *v)
+{
+	struct hv_domain *d = v->dom;
+	vmw(VMCS_VMCS_LINK_POINTER, ~0ull);
+	vmw(VMCS_EPT_POINTER, p2m_eptp(d));
+	vmw(VMCS_VPID, (u16)(d->id * HV_MAX_VCPUS + v->id + 1));
+}
+
 /* A 64-bit flat long-mode guest, as a loader would leave it. The host may
  * override any of it with VCPU_SET_STATE (e.g. for a real-mode guest). */
 static void vcpu_reset_state(struct hv_vcpu *v)
 {
-	struct hv_domain *d = v->dom;
 	static const u32 seg_ar[] = { 0xc093, 0xa09b, 0xc093, 0xc093, 0xc093,
 				      0xc093, 0x10000, 0x8b };
 	for (unsigned i = 0; i < ARRAY_SIZE(seg_ar); i++) {
@@ -46,9 +55,7 @@ static void vcpu_reset_state(struct hv_vcpu *v)
 	vmw(VMCS_GUEST_RSP, 0);
 	vmw(VMCS_GUEST_RFLAGS, 0x2);
 	vmw(VMCS_GUEST_DR7, 0x400);
-	vmw(VMCS_VMCS_LINK_POINTER, ~0ull);
-	vmw(VMCS_EPT_POINTER, p2m_eptp(d));
-	vmw(VMCS_VPID, (u16)(d->id * HV_MAX_VCPUS + v->id + 1));
+	vcpu_identity(v);
 	vmw(VMCS_PIN_BASED_CONTROLS, PIN_EXTINT_EXITING | PIN_PREEMPTION_TIMER);
 	vmw(VMCS_PROC_BASED_CONTROLS, PROC_HLT_EXITING | PROC_RDTSC_EXITING |
 				      PROC_UNCOND_IO_EXITING | PROC_SECONDARY);
@@ -88,14 +95,14 @@ int vcpu_init(struct hv_domain *d, unsigned id)
 	return 0;
 }
 
-int vcpu_reinit(struct hv_vcpu *v)
+int vcpu_clear(struct hv_vcpu *v)
 {
 	int rc = arch_vmcs_init(v, v->vmcs_va, v->vmcs_mfn);
 	if (rc)
 		return rc;
 	arch_vmcs_load(v);
+	vcpu_identity(v);
 	hv_memset(&v->io, 0, sizeof(v->io));
-	vcpu_reset_state(v);
 	return 0;
 }
 

@@ -33,6 +33,17 @@ void arch_vmcs_load(struct hv_vcpu *v)
 	current_vmcs = hv_vcpu_vmcs_va(v);
 }
 
+void arch_vmcs_copy_state(struct hv_vcpu *dst, struct hv_vcpu *src)
+{
+	/* Both arrays hold values already cut to their field's width. */
+	const u64 *from = hv_vcpu_vmcs_va(src);
+	u64 *to = hv_vcpu_vmcs_va(dst);
+	for (unsigned i = 0; i < VMCS_NR_FIELDS; i++)
+		if (vmcs_field_is_vcpu_state(vmcs_index_enc[i]))
+			to[i] = from[i];
+	current_vmcs = to;
+}
+
 u64 arch_vmread(u32 enc)
 {
 	int i = vmcs_field_index(enc);

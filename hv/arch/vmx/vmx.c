@@ -185,6 +185,20 @@ void arch_vmcs_load(struct hv_vcpu *v)
 		hv_panic("VMPTRLD of d%u vcpu %u's VMCS failed", v->dom->id, v->id);
 }
 
+void arch_vmcs_copy_state(struct hv_vcpu *dst, struct hv_vcpu *src)
+{
+	/* The VMCS layout is the CPU's own: field by field, through a buffer
+	 * (one VMCS is current at a time). */
+	u64 val[VMCS_NR_FIELDS];
+	arch_vmcs_load(src);
+	for (unsigned i = 0; i < VMCS_NR_FIELDS; i++)
+		val[i] = arch_vmread(vmcs_index_enc[i]);
+	arch_vmcs_load(dst);
+	for (unsigned i = 0; i < VMCS_NR_FIELDS; i++)
+		if (vmcs_field_is_vcpu_state(vmcs_index_enc[i]))
+			arch_vmwrite(vmcs_index_enc[i], val[i]);
+}
+
 u64 arch_vmread(u32 enc)
 {
 	u64 val;

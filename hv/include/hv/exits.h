@@ -75,6 +75,18 @@ static inline int vmcs_field_index(u32 enc)
 	unsigned i = vmcs_key_index[VMCS_KEY(enc)];
 	return i && vmcs_index_enc[i - 1] == enc ? (int)i - 1 : -1;
 }
+/* Is a VMCS field part of a vCPU's state, what a fork copies from its
+ * parent (and a reset copies again)? Guest state and the controls that go
+ * with it; not the fields that name the domain itself (VPID, EPT pointer,
+ * link pointer), nor those the CPU writes on exit, nor host state. */
+static inline bool vmcs_field_is_vcpu_state(u32 enc)
+{
+	unsigned type = (enc >> 10) & 3; /* 0 control, 1 exit info, 2 guest, 3 host */
+	if (type == 2)
+		return true;
+	return type == 0 && enc != VMCS_VPID && enc != VMCS_EPT_POINTER &&
+	       enc != VMCS_VMCS_LINK_POINTER;
+}
 const char *exit_reason_name(u32 reason);
 const char *vmcs_field_name(u32 enc);
 const char *msr_name(u32 idx);

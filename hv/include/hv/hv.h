@@ -44,6 +44,9 @@ u64 hv_domain_serial(u32 domid);
  * is in the same state in the same frames. Returns the length, or 0 if
  * there is no such domain or it does not fit in cap bytes. */
 size_t hv_domain_image(u32 domid, void *buf, size_t cap);
+/* hv_domain_serial() of every domain id at once (for a tool that compares
+ * the set of domains after each run). */
+void hv_domain_serials(u64 out[HV_MAX_DOMAINS]);
 /* Can this vCPU take a VM exit now (domain running, no pending I/O)? */
 bool hv_vcpu_runnable(const struct hv_vcpu *v);
 u16 hv_vcpu_domid(const struct hv_vcpu *v);
