@@ -43,9 +43,10 @@ void fork_log(struct hv_domain *d, u64 gfn)
 
 void fork_log_free(struct hv_domain *d)
 {
-	for (u32 i = 0; i < HV_LOG_FRAMES; i++) {
-		if (d->log[i] != INVALID_MFN)
-			frame_free(d->log[i]);
+	/* The log's frames are taken in order: the first missing one ends
+	 * them (a reset after every run frees one or none). */
+	for (u32 i = 0; i < HV_LOG_FRAMES && d->log[i] != INVALID_MFN; i++) {
+		frame_free(d->log[i]);
 		d->log[i] = INVALID_MFN;
 	}
 	d->nr_dirty = 0;

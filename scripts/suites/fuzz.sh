@@ -82,6 +82,10 @@ else
 fi
 expect_msg "fuzz: the determinism check fails when runs differ (FUZZ_DET_SELFTEST)" 4 "NOT DETERMINISTIC" \
 	env FUZZ_DET_SELFTEST=1 "$FZB/repro/exits" -d "$FZB/seeds/exits"
+expect_msg "fuzz: a bad FUZZ_MAX_EVENTS is refused" 2 "FUZZ_MAX_EVENTS must be" \
+	env FUZZ_MAX_EVENTS=0 "$FZB/repro/exits" "$FZB/seeds/exits"
+expect "fuzz: FUZZ_MAX_EVENTS=2 caps every input at 2 events" 0 sh -c \
+	"FUZZ_MAX_EVENTS=2 FUZZ_VERBOSE=1 $FZB/repro/exits $FZB/seeds/exits 2>&1 | sed -n 's/.* events (\\([0-9]*\\) exits, \\([0-9]*\\) skipped.*/\\1 \\2/p' | awk '\$1 + \$2 > 2 { bad = 1 } END { exit bad || NR < 100 }'"
 expect_msg "fuzz: fuzz-minimize refuses a trace that does not fail" 2 "does not make" \
 	"$PYTHON" scripts/fuzz-minimize.py --replay build/rel/uxen-replay traces/corpus/boot.uxt "$tmp/min.uxt"
 expect "fuzz: dictionaries are generated from the tables (every exit reason)" 0 sh -c \

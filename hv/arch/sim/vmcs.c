@@ -21,9 +21,7 @@ int arch_vmcs_init(struct hv_vcpu *v, void *va, u64 vmcs_mfn)
 {
 	(void)v;
 	(void)vmcs_mfn;
-	u64 *f = va;
-	for (unsigned i = 0; i < PAGE_SIZE / 8; i++)
-		f[i] = 0;
+	hv_memset(va, 0, PAGE_SIZE);
 	return 0;
 }
 
