@@ -189,9 +189,11 @@ int main(int argc, char **argv)
 		struct replay_kept_stats ks;
 		replay_kept_stats(&ks);
 		fprintf(stderr, "%s: %zu inputs, %d differ between the kept and a fresh core "
-			"(kept core: %llu resumed after the set-up, %llu set-ups redone, %llu restarts)\n",
+			"(kept core: %llu resumed after the set-up, %llu forks made again, "
+			"%llu set-ups redone, %llu restarts)\n",
 			argv[0], det.n, det.differ, (unsigned long long)ks.resumed,
-			(unsigned long long)ks.redone, (unsigned long long)ks.restarted);
+			(unsigned long long)ks.tail_redone, (unsigned long long)ks.redone,
+			(unsigned long long)ks.restarted);
 		if (det.differ)
 			return 4;
 	}

@@ -24,6 +24,7 @@ void fz_begin_frames(struct fz *f, u32 frames)
 {
 	f->events = 0;
 	f->setup = 0;
+	f->setup_base = 0;
 	uxt_writer_mem(&f->w, trace_buf, sizeof(trace_buf), 0, frames);
 }
 
@@ -165,6 +166,7 @@ static struct {
  * than destroying it and forking again (see replay/kept.c). */
 static u16 fork_child(struct fz *f, u16 tpl_id, u16 child)
 {
+	f->setup_base = f->w.nr_events;
 	fz_call(f, HC_FORK, tpl_id, 1, 0, 0, NULL, 0);
 	fz_call(f, HC_DOMAIN_UNPAUSE, child, 0, 0, 0, NULL, 0);
 	fz_setup_done(f);
@@ -305,6 +307,7 @@ int fz_run(struct fz *f, const char *target)
 	struct replay_opts o = {
 		.no_check = true, .check_every = 1, .check_from = f->setup,
 		.reuse_core = !fresh, .prefix_events = fresh ? 0 : f->setup,
+		.base_events = fresh ? 0 : f->setup_base,
 		.digest = want_digest, .skip_stalled = true,
 		.skipped = skipped, .skipped_len = sizeof(skipped),
 		.log = devnull, .name = NULL,

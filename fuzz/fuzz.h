@@ -44,6 +44,7 @@ struct fz {
 	struct uxt_writer w;
 	u32 events;     /* events taken from the input so far */
 	u64 setup;      /* events of the fixed set-up (checked once, at its end) */
+	u64 setup_base; /* of those, the events before the per-input fork */
 };
 
 /* Items of one exit, built in place. */

@@ -398,12 +398,11 @@ static void replay_loop(struct replay *r)
 		     (unsigned long long)r->res->st.divergences, r->res->msg);
 }
 
-int replay_setup_again(struct replay *r, const u8 *buf, size_t len, u64 n)
+int replay_setup_again(struct replay *r, const struct uxt_reader *from, u64 n)
 {
-	/* The set-up's bytes keep the event count of the trace they came
-	 * from: read them leniently, and only n events. */
 	struct replay_result *res = r->res, scratch = { 0 };
-	int ok = uxt_open(&r->rd, buf, len, true) == 0;
+	int ok = 1;
+	r->rd = *from;
 	r->res = &scratch;
 	r->checked = false;
 	for (u64 i = 0; ok && i < n; i++) {

@@ -43,6 +43,12 @@ struct replay_opts {
 			    * keeps its result (a template domain) and later
 			    * calls start after it, from the same state (see
 			    * kept.c); 0: no such set-up */
+	u64 base_events;   /* with prefix_events: the set-up's events after the
+			    * first N only fork and start domains (a fuzz
+			    * target's per-input fork). When a call leaves such
+			    * a fork beyond what a reset undoes, the kept core
+			    * destroys it and runs only those events again,
+			    * not the whole set-up; 0: none */
 	bool digest;       /* hash every output the core produces (exits'
 			    * records, host calls' status) into
 			    * replay_result.digest: two runs that agree on it
@@ -71,10 +77,11 @@ int replay_buffer(const u8 *buf, size_t len, const struct replay_opts *o,
 		  struct replay_result *res);
 
 /* reuse_core: how often a call resumed after the kept set-up, how often
- * the set-up had to run again (a call changed what it made), how often
+ * only the set-up's forks were made again (base_events), how often the
+ * whole set-up had to run again (a call changed what it made), how often
  * the core was stopped and started again (a call left state behind). */
 struct replay_kept_stats {
-	u64 resumed, redone, restarted;
+	u64 resumed, tail_redone, redone, restarted;
 };
 void replay_kept_stats(struct replay_kept_stats *out);
 

@@ -49,6 +49,11 @@ static struct {
 	struct replay_stats st;   /* counts of the set-up's events */
 	u64 hint, allocs, p_used, clock_ns, p_in_use;
 	u64 serial[KEPT_MAX_DOMS]; /* 0: no such domain */
+	/* The set-up's last events, which made its forks (base_events on):
+	 * run again alone when a call left a fork that a reset cannot undo. */
+	bool have_tail;
+	u64 tail_events;
+	struct uxt_reader tail_rd;
 	/* The set-up's forks, reset rather than re-made after each call:
 	 * their image (hv_domain_image()) after the set-up, and whether
 	 * they were running then. */
@@ -259,9 +264,72 @@ static int setup_again(struct replay *r)
 	r->host.clock_ns = 0;
 	r->host.fail_at = 0;
 	sim_reset();
-	int rc = replay_setup_again(r, kept.prefix, kept.prefix_len, kept.prefix_events);
+	/* The set-up's bytes keep the event count of the trace they came
+	 * from: read them leniently, and only its events. */
+	struct uxt_reader from;
+	int rc = uxt_open(&from, kept.prefix, kept.prefix_len, true) ? -1 :
+		 replay_setup_again(r, &from, kept.prefix_events);
 	r->rd = rd;
 	return rc;
+}
+
+/* Where the set-up's forks were made: a reader on the kept set-up after
+ * its first base_events events. */
+static void find_tail(const struct replay_opts *o)
+{
+	struct uxt_event ev;
+	kept.have_tail = false;
+	if (!o->base_events || o->base_events >= kept.prefix_events || !kept.nr_forks ||
+	    uxt_open(&kept.tail_rd, kept.prefix, kept.prefix_len, true))
+		return;
+	for (u64 i = 0; i < o->base_events; i++)
+		if (uxt_next(&kept.tail_rd, &ev) <= 0)
+			return;
+	kept.tail_events = kept.prefix_events - o->base_events;
+	kept.have_tail = true;
+}
+
+static bool fork_same(u32 i)
+{
+	size_t len = hv_domain_image(kept.fork[i].id, kept.scratch, sizeof(kept.scratch));
+	return len == kept.fork[i].len &&
+	       !memcmp(kept.scratch, kept.image + kept.fork[i].off, len);
+}
+
+/* A call left a set-up fork that a reset cannot bring back (it forked it,
+ * so it is a template now, or destroyed it): destroy the forks and run the
+ * set-up's last events again, those that made them, rather than all of
+ * it. The result must be the set-up's state once more: the other domains
+ * the same ones, the forks in their slots with their images, the very
+ * same frames. */
+static bool redo_tail(struct replay *r)
+{
+	if (!kept.have_tail)
+		return false;
+	for (u32 i = 0; i < kept.nr_forks; i++)
+		if (hv_domain_serial(kept.fork[i].id))
+			call1(HC_DOMAIN_DESTROY, kept.fork[i].id);
+	struct uxt_reader rd = r->rd;
+	r->host.fail_at = 0;
+	sim_reset();
+	int rc = replay_setup_again(r, &kept.tail_rd, kept.tail_events);
+	r->rd = rd;
+	u64 serial[KEPT_MAX_DOMS];
+	hv_domain_serials(serial);
+	for (u32 id = 0; id < KEPT_MAX_DOMS && rc == 0; id++)
+		if (!serial[id] != !kept.serial[id])
+			rc = -1;
+	for (u32 i = 0; i < kept.nr_forks && rc == 0; i++) {
+		u16 id = kept.fork[i].id;
+		if (serial[id] == kept.serial[id] || !fork_same(i))
+			rc = -1; /* not made again, or not as before */
+		kept.serial[id] = serial[id];
+	}
+	if (rc || !at_prefix(&r->host))
+		return false;
+	counts.tail_redone++;
+	back_to_prefix(&r->host);
+	return true;
 }
 
 void kept_after_prefix(struct replay *r)
@@ -296,6 +364,7 @@ void kept_after_prefix(struct replay *r)
 	 * the set-up's again, frames included. */
 	if (find_forks() && at_prefix(h)) {
 		back_to_prefix(&r->host);
+		find_tail(o);
 		kept.have_prefix = true;
 		return;
 	}
@@ -341,6 +410,7 @@ static void redo_prefix(struct replay *r)
 		if (find_forks() && at_prefix(&r->host)) {
 			kept.have_prefix = true;
 			back_to_prefix(&r->host);
+			find_tail(r->o);
 			return;
 		}
 	}
@@ -362,6 +432,8 @@ void kept_stop(struct replay *r)
 			back_to_prefix(h);
 			return;
 		}
+		if (redo_tail(r))
+			return;
 		bool again = !r->o->fail_alloc && r->o->prefix_events == kept.prefix_events;
 		if (!to_started(r)) {
 			restart(r);

@@ -25,9 +25,10 @@ struct replay {
 void replay_fail(struct replay *r, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Run the first n events of the set-up held in buf again, on a core at its
- * started state (kept.c). 0, or -1 if they did not all run cleanly. */
-int replay_setup_again(struct replay *r, const u8 *buf, size_t len, u64 n);
+/* Run n events of a set-up again from reader `from` (kept.c), then the
+ * invariant checker; r->rd is left after them. 0, or -1 if they did not
+ * all run cleanly. */
+int replay_setup_again(struct replay *r, const struct uxt_reader *from, u64 n);
 
 /* kept.c: reuse_core. */
 

@@ -180,6 +180,80 @@ TEST(kept_core_resumes_after_setup)
 }
 
 /* A trace cut anywhere is unusable (2) with an offset, never a crash. */
+/* A trace of host calls: a template d1 (populated, forked once so frozen),
+ * its lazy fork d2 running (the set-up: 6 events, the last 2 the fork's),
+ * then the call's own events. Returns the trace's length. */
+static size_t fork_trace(u8 *buf, size_t cap, const u64 (*calls)[5], unsigned n)
+{
+	static const u64 setup[][5] = {
+		{ HC_DOMAIN_CREATE, 1, 64, 0, 0 }, { HC_POPULATE, 1, 0, 16, 0 },
+		{ HC_FORK, 1, 1, 0, 0 }, { HC_DOMAIN_DESTROY, 2, 0, 0, 0 },
+		{ HC_FORK, 1, 1, 0, 0 }, { HC_DOMAIN_UNPAUSE, 2, 0, 0, 0 },
+	};
+	struct uxt_writer w;
+	if (uxt_writer_mem(&w, buf, cap, 0, 512))
+		return 0;
+	for (unsigned i = 0; i < ARRAY_SIZE(setup) + n; i++) {
+		const u64 *c = i < ARRAY_SIZE(setup) ? setup[i] : calls[i - ARRAY_SIZE(setup)];
+		uxt_write_hostcall(&w, 0, (u16)c[0], 4, c + 1, NULL, 0);
+	}
+	return uxt_writer_close(&w) ? 0 : (size_t)w.len;
+}
+
+/* The kept core resets the set-up's fork after each call. A call that
+ * makes the fork a template (forks it) or destroys it leaves something a
+ * reset cannot undo: with base_events, only the fork is made again; a call
+ * that destroys the template needs the whole set-up again. Every call's
+ * result is a fresh core's. */
+TEST(kept_core_makes_the_fork_again)
+{
+	static const u64 dirty[][5] = { { HC_POPULATE, 2, 32, 8, 0 }, { HC_DOMAIN_PAUSE, 2, 0, 0, 0 } };
+	static const u64 fork_it[][5] = { { HC_DOMAIN_PAUSE, 2, 0, 0, 0 }, { HC_FORK, 2, 1, 0, 0 },
+					  { HC_POPULATE, 3, 40, 1, 0 } };
+	static const u64 kill_it[][5] = { { HC_DOMAIN_DESTROY, 2, 0, 0, 0 } };
+	static const u64 kill_tpl[][5] = { { HC_DOMAIN_DESTROY, 1, 0, 0, 0 } };
+	static u8 bufs[4][16384];
+	size_t lens[4] = {
+		fork_trace(bufs[0], sizeof(bufs[0]), dirty, ARRAY_SIZE(dirty)),
+		fork_trace(bufs[1], sizeof(bufs[1]), fork_it, ARRAY_SIZE(fork_it)),
+		fork_trace(bufs[2], sizeof(bufs[2]), kill_it, ARRAY_SIZE(kill_it)),
+		fork_trace(bufs[3], sizeof(bufs[3]), kill_tpl, ARRAY_SIZE(kill_tpl)),
+	};
+	/* what each trace does on a fresh core, then in turn on the kept one */
+	struct replay_result fresh[4], res;
+	struct replay_opts fo = { .check_every = 1, .digest = true, .no_check = true };
+	struct replay_opts ko = fo;
+	ko.reuse_core = true;
+	ko.prefix_events = 6;
+	ko.base_events = 4;
+	for (int i = 0; i < 4; i++) {
+		CHECK(lens[i] > 0);
+		CHECK_EQ(replay_buffer(bufs[i], lens[i], &fo, &fresh[i]), 0);
+	}
+	/* Per call: the trace, whether it resumes after the kept set-up,
+	 * whether it ends by making the fork again or the whole set-up. */
+	static const struct { int trace, resumed, tail, full; } calls[] = {
+		{ 0, 0, 0, 0 }, { 0, 1, 0, 0 }, { 1, 1, 1, 0 }, { 0, 1, 0, 0 },
+		{ 2, 1, 1, 0 }, { 0, 1, 0, 0 }, { 1, 1, 1, 0 }, { 1, 1, 1, 0 },
+		{ 3, 1, 0, 1 }, { 0, 1, 0, 0 }, { 2, 1, 1, 0 },
+	};
+	for (unsigned k = 0; k < ARRAY_SIZE(calls); k++) {
+		int i = calls[k].trace;
+		struct replay_kept_stats a, b;
+		replay_kept_stats(&a);
+		CHECK_EQ(replay_buffer(bufs[i], lens[i], &ko, &res), 0);
+		CHECK_EQ(res.digest, fresh[i].digest);
+		CHECK_EQ(res.st.events, fresh[i].st.events);
+		replay_kept_stats(&b);
+		CHECK_EQ(b.resumed - a.resumed, (u64)calls[k].resumed);
+		CHECK_EQ(b.tail_redone - a.tail_redone, (u64)calls[k].tail);
+		CHECK_EQ(b.redone - a.redone, (u64)calls[k].full);
+		CHECK_EQ(b.restarted, a.restarted);
+	}
+	fo.reuse_core = false;
+	CHECK_EQ(replay_buffer(bufs[0], lens[0], &fo, &res), 0); /* stops it */
+}
+
 TEST(replay_truncated_everywhere)
 {
 	struct replay_result res;

@@ -39,6 +39,10 @@ size_t hv_domain_image(u32 domid, void *buf, size_t cap)
 		return 0;
 	struct image im = { buf, 0, cap, false };
 	put(&im, d, sizeof(*d));
+	/* Not its creation number: a domain made again by the same calls is
+	 * the same domain (hv_domain_serial() tells them apart). */
+	if (!im.full)
+		hv_memset(im.buf + offsetof(struct hv_domain, serial), 0, sizeof(d->serial));
 	for (u64 i = 0; i < hv.nr_frames; i++)
 		if (hv.frames[i].owner == d->id)
 			put_frame(&im, hv.first_mfn + i, &hv.frames[i]);

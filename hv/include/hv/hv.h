@@ -38,10 +38,10 @@ struct hv_vcpu *hv_vcpu_get(struct hv_domain *d, u32 vcpu);
 /* The creation number of a live domain (0: none), unique for the core's
  * lifetime: an id that was freed and handed out again gets a new one. */
 u64 hv_domain_serial(u32 domid);
-/* Domain domid's state as bytes: its record in the core and every frame it
- * owns (VMCS, p2m tables, dirty log, private RAM) with its frame-table
- * record, in frame order. Two images compare equal exactly when the domain
- * is in the same state in the same frames. Returns the length, or 0 if
+/* Domain domid's state as bytes: its record in the core (less its creation
+ * number) and every frame it owns (VMCS, p2m tables, dirty log, private
+ * RAM) with its frame-table record, in frame order. Two images compare
+ * equal exactly when the domain is in the same state in the same frames. Returns the length, or 0 if
  * there is no such domain or it does not fit in cap bytes. */
 size_t hv_domain_image(u32 domid, void *buf, size_t cap);
 /* hv_domain_serial() of every domain id at once (for a tool that compares
