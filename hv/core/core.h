@@ -33,7 +33,9 @@ struct hv_frame {
 	u8 flags;
 	u32 refs;  /* p2m leaf mappings of this frame */
 	u32 check; /* scratch for the invariant checker */
-	u32 pad;
+	u32 used;  /* a p2m table: bit i set if any of its entries 16i .. 16i+15
+		    * may be in use (every entry in use is covered), so that
+		    * walks skip the empty parts without reading them */
 };
 
 /* EPT entry bits (SDM 28.3.2). */

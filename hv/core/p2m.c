@@ -48,11 +48,25 @@ u64 entry_read(u64 table, unsigned idx)
 	return e;
 }
 
+static bool group_empty(const u64 *t, unsigned first)
+{
+	u64 any = 0;
+	for (unsigned i = first; i < first + USED_GROUP; i++)
+		any |= t[i];
+	return !any;
+}
+
 void entry_write(u64 table, unsigned idx, u64 e)
 {
 	hv.generation++;
 	u64 *t = frame_map(table);
 	t[idx] = e;
+	struct hv_frame *f = frame_get(table);
+	u32 bit = 1u << (idx / USED_GROUP);
+	if (e)
+		f->used |= bit;
+	else if (group_empty(t, idx - idx % USED_GROUP))
+		f->used &= ~bit;
 	frame_unmap(t);
 }
 
@@ -77,28 +91,47 @@ void descend(const struct hv_domain *d, u64 gfn, unsigned stop,
 	}
 }
 
-/* Tables are mostly empty: skip eight entries at a time where all are
- * (the invariant checker walks every table after every fuzzed event). */
-static unsigned next_used(const u64 *t, unsigned idx)
+/* The first entry in use at or after idx (EPT_ENTRIES if none). Tables are
+ * mostly empty, and the invariant checker walks every table after every
+ * fuzzed event: only the groups the table's used bits name are read. */
+static unsigned next_used(const u64 *t, u32 used, unsigned idx)
 {
-	while (idx < EPT_ENTRIES && (idx & 7) && !t[idx])
-		idx++;
-	if (idx >= EPT_ENTRIES || t[idx])
-		return idx; /* (the block test below reads idx .. idx + 7) */
-	while (idx < EPT_ENTRIES && !(t[idx] | t[idx + 1] | t[idx + 2] | t[idx + 3] |
-				       t[idx + 4] | t[idx + 5] | t[idx + 6] | t[idx + 7]))
-		idx += 8;
-	while (idx < EPT_ENTRIES && !t[idx])
-		idx++;
-	return idx;
+	while (idx < EPT_ENTRIES) {
+		unsigned g = idx / USED_GROUP;
+		u32 left = used >> g;
+		if (!left)
+			break;
+		g += (unsigned)__builtin_ctz(left);
+		unsigned end = (g + 1) * USED_GROUP;
+		if (idx < g * USED_GROUP)
+			idx = g * USED_GROUP;
+		for (; idx < end; idx++)
+			if (t[idx])
+				return idx;
+	}
+	return EPT_ENTRIES;
+}
+
+static u32 table_used(u64 table)
+{
+	return frame_get(table)->used;
 }
 
 unsigned table_next_used(u64 table, unsigned idx)
 {
 	u64 *t = frame_map(table);
-	idx = next_used(t, idx);
+	idx = next_used(t, table_used(table), idx);
 	frame_unmap(t);
 	return idx;
+}
+
+u32 table_used_bits(const u64 *t)
+{
+	u32 used = 0;
+	for (unsigned g = 0; g < 32; g++)
+		if (!group_empty(t, g * USED_GROUP))
+			used |= 1u << g;
+	return used;
 }
 
 static bool table_empty(u64 table)
@@ -111,8 +144,10 @@ static bool table_empty(u64 table)
 u64 table_alloc_raw(struct hv_domain *d)
 {
 	u64 mfn = frame_alloc(0, d->id, FT_P2M);
-	if (mfn != INVALID_MFN)
+	if (mfn != INVALID_MFN) {
 		d->p2m.nr_tables++;
+		frame_get(mfn)->used = ~0u; /* until its writer says better */
+	}
 	return mfn;
 }
 
@@ -125,6 +160,7 @@ u64 table_alloc(struct hv_domain *d)
 	void *t = frame_map(mfn);
 	hv_memset(t, 0, PAGE_SIZE);
 	frame_unmap(t);
+	frame_get(mfn)->used = 0;
 	return mfn;
 }
 
@@ -190,7 +226,8 @@ static void entry_drop(struct hv_domain *d, u64 e, unsigned level)
 static void table_destroy(struct hv_domain *d, u64 table, unsigned level)
 {
 	u64 *t = frame_map(table);
-	for (unsigned i = next_used(t, 0); i < EPT_ENTRIES; i = next_used(t, i + 1))
+	u32 used = table_used(table);
+	for (unsigned i = next_used(t, used, 0); i < EPT_ENTRIES; i = next_used(t, used, i + 1))
 		entry_drop(d, t[i], level);
 	frame_unmap(t);
 	table_free(d, table);
@@ -266,6 +303,7 @@ int split_leaf(struct hv_domain *d, struct slot *s)
 	for (u64 i = 0; i < EPT_ENTRIES; i++)
 		t[i] = keep | (base + i) << PAGE_SHIFT;
 	frame_unmap(t);
+	frame_get(pt)->used = ~0u;
 	slot_write(s, table_entry(pt));
 	return 0;
 }
@@ -483,8 +521,10 @@ static int walk_table(u64 table, unsigned level, u64 base, p2m_visit_fn fn,
 		      void *arg)
 {
 	u64 *t = frame_map(table);
+	u32 used = table_used(table);
 	int rc = 0;
-	for (unsigned i = next_used(t, 0); i < EPT_ENTRIES && !rc; i = next_used(t, i + 1)) {
+	for (unsigned i = next_used(t, used, 0); i < EPT_ENTRIES && !rc;
+	     i = next_used(t, used, i + 1)) {
 		u64 e = t[i];
 		u64 gfn = base + ((u64)i << level_shift(level));
 		rc = fn(arg, level, gfn, e, table);

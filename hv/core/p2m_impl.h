@@ -65,6 +65,10 @@ void descend(const struct hv_domain *d, u64 gfn, unsigned stop, struct slot *s);
 /* The first entry in use in table at or after idx, or EPT_ENTRIES (a
  * plain scan, kept in p2m.c: fuzz builds trace no comparisons there). */
 unsigned table_next_used(u64 table, unsigned idx);
+/* Entries per bit of a table's hv_frame.used. */
+#define USED_GROUP (EPT_ENTRIES / 32)
+/* hv_frame.used for a table whose entries were written directly. */
+u32 table_used_bits(const u64 *t);
 u64 table_alloc(struct hv_domain *d);
 u64 table_alloc_raw(struct hv_domain *d); /* not zeroed: caller fills it */
 void table_free(struct hv_domain *d, u64 mfn);

@@ -65,19 +65,22 @@ static void leaf_refs(struct hv_domain *c, u64 e, unsigned level)
 
 /* A last-level table: all leaves. The hot loop of an eager fork (512 of
  * these per GiB), kept to a copy and one increment per entry. */
-static void clone_pt(struct hv_domain *c, u64 *d, const u64 *s)
+static u32 clone_pt(struct hv_domain *c, u64 *d, const u64 *s)
 {
 	struct hv_frame *ft = hv.frames;
 	u64 first = hv.first_mfn, n = 0;
+	u32 used = 0;
 	for (unsigned i = 0; i < EPT_ENTRIES; i++) { /* one pass: copy and count */
 		u64 e = s[i];
 		d[i] = e ? share_entry(e) : 0;
 		if (e) {
 			ft[ept_mfn(e) - first].refs++;
 			n++;
+			used |= 1u << (i / USED_GROUP);
 		}
 	}
 	c->nr_ram += n;
+	return used;
 }
 
 static int clone_table(struct hv_domain *c, u64 dst, u64 src, unsigned level)
@@ -86,7 +89,7 @@ static int clone_table(struct hv_domain *c, u64 dst, u64 src, unsigned level)
 	u64 *d = frame_map(dst);
 	int rc = 0;
 	if (level == 1) {
-		clone_pt(c, d, s);
+		frame_get(dst)->used = clone_pt(c, d, s);
 		frame_unmap(d);
 		frame_unmap((void *)s);
 		return 0;
@@ -95,6 +98,7 @@ static int clone_table(struct hv_domain *c, u64 dst, u64 src, unsigned level)
 		u64 e = s[i];
 		if (!e)
 			continue;
+		frame_get(dst)->used |= 1u << (i / USED_GROUP); /* d[i], below */
 		if (is_leaf(e, level)) {
 			d[i] = share_entry(e);
 			leaf_refs(c, e, level);
