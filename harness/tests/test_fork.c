@@ -2,6 +2,7 @@
  * copy-on-write, zombies, fork reset and its dirty log, and a failed
  * allocation at every point fork, copy-on-write and reset allocate. The
  * invariant checker runs after every operation. */
+#include <stdlib.h>
 #include "testlib.h"
 #include "hv/hv.h"
 #include "hv/arch.h"
@@ -837,6 +838,13 @@ static void reset_test(bool lazy)
 
 	u64 dirty = hv_frames_in_use();
 	CHECK(dirty > forked + 20);
+	/* The image sees it: its own RAM, its tables, its log. */
+	size_t big = 8u << 20;
+	u8 *img = malloc(big);
+	CHECK(img != NULL);
+	size_t dirty_len = hv_domain_image((u32)c, img, big);
+	free(img);
+	CHECK(dirty_len > fresh_len);
 	CHECK_EQ(call(HC_RESET, (u64)c, 0, 0, 0), 0);
 	CHECK_INVARIANTS();
 	CHECK_EQ(dom(c)->state, DOM_PAUSED);

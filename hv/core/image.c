@@ -2,7 +2,7 @@
  * whether a domain is exactly as it was: the replay tool's kept core resets
  * the fork it gave the previous trace and carries on only if the fork is
  * then byte for byte what a fresh fork would be. */
-#include "core.h"
+#include "p2m_impl.h"
 
 struct image {
 	u8 *buf;
@@ -20,8 +20,9 @@ static void put(struct image *im, const void *p, size_t n)
 	im->len += n;
 }
 
-/* A frame the domain owns: where it is, what the frame table says of it
- * (not the checker's scratch), and what it holds. */
+/* A frame the domain holds: where it is, what the frame table says of it
+ * (not the checker's scratch, nor the used bits, which only summarise
+ * what the frame holds), and what it holds. */
 static void put_frame(struct image *im, u64 mfn, const struct hv_frame *f)
 {
 	u64 rec[2] = { mfn, (u64)f->owner | (u64)f->type << 16 |
@@ -30,6 +31,40 @@ static void put_frame(struct image *im, u64 mfn, const struct hv_frame *f)
 	const void *va = frame_map(mfn);
 	put(im, va, PAGE_SIZE);
 	frame_unmap((void *)va);
+}
+
+struct walk {
+	struct image *im;
+	u16 id;
+};
+
+/* In p2m order: each table below the root, and each frame of the domain's
+ * own RAM that a leaf maps (shared frames are not its own). */
+static int visit(void *arg, unsigned level, u64 gfn, u64 e, u64 table)
+{
+	struct walk *w = arg;
+	(void)gfn;
+	(void)table;
+	u64 mfn = ept_mfn(e);
+	if (!is_leaf(e, level)) {
+		struct hv_frame *f = frame_get(mfn);
+		if (f && f->type == FT_P2M)
+			put_frame(w->im, mfn, f);
+		return w->im->full;
+	}
+	for (u64 i = 0; i < 1ull << leaf_order(level) && !w->im->full; i++) {
+		struct hv_frame *f = frame_get(mfn + i);
+		if (f && f->owner == w->id)
+			put_frame(w->im, mfn + i, f);
+	}
+	return w->im->full;
+}
+
+static void put_mfn(struct image *im, u64 mfn)
+{
+	struct hv_frame *f = frame_get(mfn);
+	if (f)
+		put_frame(im, mfn, f);
 }
 
 size_t hv_domain_image(u32 domid, void *buf, size_t cap)
@@ -43,9 +78,15 @@ size_t hv_domain_image(u32 domid, void *buf, size_t cap)
 	 * the same domain (hv_domain_serial() tells them apart). */
 	if (!im.full)
 		hv_memset(im.buf + offsetof(struct hv_domain, serial), 0, sizeof(d->serial));
-	for (u64 i = 0; i < hv.nr_frames; i++)
-		if (hv.frames[i].owner == d->id)
-			put_frame(&im, hv.first_mfn + i, &hv.frames[i]);
+	for (u32 i = 0; i < d->nr_vcpus; i++)
+		put_mfn(&im, d->vcpu[i].vmcs_mfn);
+	for (u32 i = 0; i < HV_LOG_FRAMES && d->log[i] != INVALID_MFN; i++)
+		put_mfn(&im, d->log[i]);
+	if (d->p2m.nr_tables) {
+		struct walk w = { &im, d->id };
+		put_mfn(&im, d->p2m.root_mfn);
+		p2m_walk(d, visit, &w);
+	}
 	return im.full ? 0 : im.len;
 }
 

@@ -39,9 +39,11 @@ struct hv_vcpu *hv_vcpu_get(struct hv_domain *d, u32 vcpu);
  * lifetime: an id that was freed and handed out again gets a new one. */
 u64 hv_domain_serial(u32 domid);
 /* Domain domid's state as bytes: its record in the core (less its creation
- * number) and every frame it owns (VMCS, p2m tables, dirty log, private
- * RAM) with its frame-table record, in frame order. Two images compare
- * equal exactly when the domain is in the same state in the same frames. Returns the length, or 0 if
+ * number) and every frame it holds (VMCS, dirty log, p2m tables, the RAM
+ * of its own that it maps) with its frame-table record, in that order.
+ * Two images compare equal exactly when the domain is in the same state in
+ * the same frames. (A frame it owns but no longer reaches is a leak: the
+ * invariant checker's business, not the image's.) Returns the length, or 0 if
  * there is no such domain or it does not fit in cap bytes. */
 size_t hv_domain_image(u32 domid, void *buf, size_t cap);
 /* hv_domain_serial() of every domain id at once (for a tool that compares
