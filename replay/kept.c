@@ -17,21 +17,25 @@
  * (that frees everything the call allocated: a fork's frames, its copies),
  * every fork the set-up made is reset (HC_RESET, and unpaused if it was
  * running: a fuzz target's per-input domain, cheaper to reset than to
- * destroy and fork again) and compared byte for byte with its image after
- * the set-up (hv_domain_image()), and the result is compared with the
- * snapshot: the same domains, the same frames held, the very same bitmap. Frames are the core's only state
- * besides its domains: the template is frozen (only FORK and DESTROY reach
- * it) and any change to what it maps allocates or frees one. When the call
- * changed it anyway (destroyed the template, merged its pages), the core
- * goes back to started, or is stopped and started again, and the next call
- * runs its set-up afresh. */
+ * destroy and fork again), each set-up domain but the templates is
+ * compared byte for byte with its image after the set-up
+ * (hv_domain_image()), and the whole with the snapshot: the same domains,
+ * the same frames held, the very same bitmap. Templates are frozen (only
+ * FORK and DESTROY reach them, and either shows there). When the call
+ * changed what the set-up made, it is made again at once, so that the
+ * next call finds it (and each call's coverage is its own): only the
+ * forks, by running the set-up's last events again (base_events), when
+ * the call forked or destroyed one; else the whole set-up, on the core
+ * brought back to started (or stopped and started again). A set-up that
+ * cannot be kept (an image too large, a fork a reset does not bring back)
+ * is not: each call then runs it. */
 #include <string.h>
 #include "replay_impl.h"
 #include "hv/hv.h"
 #include "sim.h"
 
 #define KEPT_PREFIX_CAP (64 * 1024)
-#define KEPT_IMAGE_CAP (256 * 1024) /* the set-up's forks, as bytes */
+#define KEPT_IMAGE_CAP (4u << 20) /* the set-up's domains, as bytes */
 #define KEPT_BITMAP_WORDS 4096 /* up to 262144 frames */
 #define KEPT_MAX_DOMS HV_MAX_DOMAINS
 
@@ -54,11 +58,13 @@ static struct {
 	bool have_tail;
 	u64 tail_events;
 	struct uxt_reader tail_rd;
-	/* The set-up's forks, reset rather than re-made after each call:
-	 * their image (hv_domain_image()) after the set-up, and whether
-	 * they were running then. */
-	u32 nr_forks;
-	struct { u16 id; bool unpause; size_t off, len; } fork[KEPT_MAX_DOMS];
+	/* The set-up's domains that calls may change (all but templates):
+	 * their image (hv_domain_image()) after the set-up; forks are reset
+	 * after each call (unpaused if they were running), the others must
+	 * simply be as they were. */
+	bool refused;             /* this set-up cannot be kept: do not try again */
+	u32 nr_doms;
+	struct { u16 id; bool fork, unpause; size_t off, len; } dom[KEPT_MAX_DOMS];
 	size_t image_used;
 	u8 image[KEPT_IMAGE_CAP];
 	u8 scratch[KEPT_IMAGE_CAP];
@@ -107,51 +113,62 @@ static s64 call1(u32 nr, u64 dom)
 	return hv_host_call(nr, a, NULL, 0);
 }
 
-/* A fork back to how the set-up left it: reset to its template's state
- * (HC_RESET, as a fresh fork would be), unpaused if it was running, and
- * then compared byte for byte with its image after the set-up. */
-static bool fork_back(u32 i)
+static bool dom_same(u32 i)
 {
-	u16 id = kept.fork[i].id;
-	if (call1(HC_RESET, id) ||
-	    (kept.fork[i].unpause && call1(HC_DOMAIN_UNPAUSE, id)))
-		return false;
-	size_t len = hv_domain_image(id, kept.scratch, sizeof(kept.scratch));
-	return len == kept.fork[i].len &&
-	       !memcmp(kept.scratch, kept.image + kept.fork[i].off, len);
+	size_t len = hv_domain_image(kept.dom[i].id, kept.scratch, sizeof(kept.scratch));
+	return len == kept.dom[i].len &&
+	       !memcmp(kept.scratch, kept.image + kept.dom[i].off, len);
 }
 
-/* Which of the set-up's domains are forks that a reset brings back
- * exactly (trying it once: reset, then unpaused if need be), with their
- * images. A domain that is not, and one that does not fit, keeps the
- * set-up from being kept (false). */
-static bool find_forks(void)
+/* A set-up domain back to how the set-up left it. A fork is reset to its
+ * template's state (HC_RESET, as a fresh fork would be) and unpaused if it
+ * was running; any other must not have changed. Then byte for byte the
+ * image it had after the set-up? */
+static bool dom_back(u32 i)
 {
-	kept.nr_forks = 0;
+	u16 id = kept.dom[i].id;
+	if (kept.dom[i].fork &&
+	    (call1(HC_RESET, id) || (kept.dom[i].unpause && call1(HC_DOMAIN_UNPAUSE, id))))
+		return false;
+	return dom_same(i);
+}
+
+/* The set-up's domains that a call may change, with their images; it
+ * changes nothing. Templates are left out: frozen, only FORK and DESTROY
+ * reach them, and either shows in the domains or the frames. False if an
+ * image does not fit: such a set-up is not kept. */
+static bool find_doms(void)
+{
+	kept.nr_doms = 0;
 	kept.image_used = 0;
 	for (u32 id = 1; id < KEPT_MAX_DOMS; id++) {
-		if (!kept.serial[id])
+		unsigned flags = kept.serial[id] ? hv_domain_flags(id) : HV_DOM_TEMPLATE;
+		if (flags & HV_DOM_TEMPLATE)
 			continue;
-		size_t room = sizeof(kept.image) - kept.image_used;
-		u8 *img = kept.image + kept.image_used;
-		size_t len = hv_domain_image(id, img, room);
-		s64 rc = call1(HC_RESET, id);
-		if (rc == -HV_EPERM || rc == -HV_EINVAL)
-			continue; /* a template, or not a fork: left as it is */
+		size_t len = hv_domain_image(id, kept.image + kept.image_used,
+					     sizeof(kept.image) - kept.image_used);
 		if (!len)
-			return false; /* a fork too large to keep an image of */
-		u32 i = kept.nr_forks;
-		kept.fork[i] = (typeof(kept.fork[i])){ (u16)id, false, kept.image_used, len };
-		kept.image_used += len;
-		kept.nr_forks++;
-		size_t now = hv_domain_image(id, kept.scratch, sizeof(kept.scratch));
-		if (rc == 0 && now == len && !memcmp(kept.scratch, img, len))
-			continue;
-		kept.fork[i].unpause = true;
-		if (rc || call1(HC_DOMAIN_UNPAUSE, id))
 			return false;
-		now = hv_domain_image(id, kept.scratch, sizeof(kept.scratch));
-		if (now != len || memcmp(kept.scratch, img, len))
+		u32 i = kept.nr_doms++;
+		kept.dom[i] = (typeof(kept.dom[i])){ (u16)id, (flags & HV_DOM_FORK) != 0,
+						     false, kept.image_used, len };
+		kept.image_used += len;
+	}
+	return true;
+}
+
+/* Reset each set-up fork once now, to learn whether it comes back exactly
+ * (paused, or else once unpaused). False if one does not. */
+static bool try_resets(void)
+{
+	for (u32 i = 0; i < kept.nr_doms; i++) {
+		if (!kept.dom[i].fork)
+			continue;
+		s64 rc = call1(HC_RESET, kept.dom[i].id);
+		if (rc == 0 && dom_same(i))
+			continue;
+		kept.dom[i].unpause = true;
+		if (rc || call1(HC_DOMAIN_UNPAUSE, kept.dom[i].id) || !dom_same(i))
 			return false;
 	}
 	return true;
@@ -182,18 +199,21 @@ static bool to_started(struct replay *r)
 
 /* Does this call's trace begin with the kept set-up? The header's event
  * count is the one field that differs between calls. */
-static bool prefix_matches(const struct replay *r)
+static bool same_setup_bytes(const u8 *buf, size_t len)
 {
 	const size_t cnt = UXT_HDR_OFF_EVENT_COUNT, after = cnt + 8;
+	return len >= kept.prefix_len && !memcmp(buf, kept.prefix, cnt) &&
+	       !memcmp(buf + after, kept.prefix + after, kept.prefix_len - after);
+}
+
+static bool prefix_matches(const struct replay *r)
+{
 	const struct replay_opts *o = r->o;
 	return kept.have_prefix && o->prefix_events == kept.prefix_events &&
 	       !o->fail_alloc && !o->keep_going && o->lenient == kept.lenient &&
 	       (!o->max_events || o->max_events > kept.prefix_events) &&
 	       (!r->rd.hdr.event_count || r->rd.hdr.event_count >= kept.prefix_events) &&
-	       o->digest == kept.digest &&
-	       r->rd.len >= kept.prefix_len &&
-	       !memcmp(r->rd.buf, kept.prefix, cnt) &&
-	       !memcmp(r->rd.buf + after, kept.prefix + after, kept.prefix_len - after);
+	       o->digest == kept.digest && same_setup_bytes(r->rd.buf, r->rd.len);
 }
 
 static void arm_host(struct replay *r)
@@ -279,7 +299,7 @@ static void find_tail(const struct replay_opts *o)
 {
 	struct uxt_event ev;
 	kept.have_tail = false;
-	if (!o->base_events || o->base_events >= kept.prefix_events || !kept.nr_forks ||
+	if (!o->base_events || o->base_events >= kept.prefix_events || !kept.nr_doms ||
 	    uxt_open(&kept.tail_rd, kept.prefix, kept.prefix_len, true))
 		return;
 	for (u64 i = 0; i < o->base_events; i++)
@@ -287,13 +307,6 @@ static void find_tail(const struct replay_opts *o)
 			return;
 	kept.tail_events = kept.prefix_events - o->base_events;
 	kept.have_tail = true;
-}
-
-static bool fork_same(u32 i)
-{
-	size_t len = hv_domain_image(kept.fork[i].id, kept.scratch, sizeof(kept.scratch));
-	return len == kept.fork[i].len &&
-	       !memcmp(kept.scratch, kept.image + kept.fork[i].off, len);
 }
 
 /* A call left a set-up fork that a reset cannot bring back (it forked it,
@@ -306,9 +319,12 @@ static bool redo_tail(struct replay *r)
 {
 	if (!kept.have_tail)
 		return false;
-	for (u32 i = 0; i < kept.nr_forks; i++)
-		if (hv_domain_serial(kept.fork[i].id))
-			call1(HC_DOMAIN_DESTROY, kept.fork[i].id);
+	for (u32 i = 0; i < kept.nr_doms; i++)
+		if (!kept.dom[i].fork && !dom_same(i))
+			return false; /* not the tail's to make again */
+	for (u32 i = 0; i < kept.nr_doms; i++)
+		if (kept.dom[i].fork && hv_domain_serial(kept.dom[i].id))
+			call1(HC_DOMAIN_DESTROY, kept.dom[i].id);
 	struct uxt_reader rd = r->rd;
 	r->host.fail_at = 0;
 	sim_reset();
@@ -319,9 +335,11 @@ static bool redo_tail(struct replay *r)
 	for (u32 id = 0; id < KEPT_MAX_DOMS && rc == 0; id++)
 		if (!serial[id] != !kept.serial[id])
 			rc = -1;
-	for (u32 i = 0; i < kept.nr_forks && rc == 0; i++) {
-		u16 id = kept.fork[i].id;
-		if (serial[id] == kept.serial[id] || !fork_same(i))
+	for (u32 i = 0; i < kept.nr_doms && rc == 0; i++) {
+		u16 id = kept.dom[i].id;
+		if (!kept.dom[i].fork)
+			continue;
+		if (serial[id] == kept.serial[id] || !dom_same(i))
 			rc = -1; /* not made again, or not as before */
 		kept.serial[id] = serial[id];
 	}
@@ -344,6 +362,10 @@ void kept_after_prefix(struct replay *r)
 	    !r->checked || r->checked_gen != hv_generation() ||
 	    r->rd.pos > KEPT_PREFIX_CAP || bitmap_words(h) > KEPT_BITMAP_WORDS)
 		return;
+	if (kept.refused && kept.prefix_events == o->prefix_events &&
+	    kept.prefix_len == r->rd.pos && same_setup_bytes(r->rd.buf, r->rd.pos))
+		return; /* tried already: it cannot be kept */
+	kept.refused = false;
 	memcpy(kept.prefix, r->rd.buf, r->rd.pos);
 	kept.prefix_len = r->rd.pos;
 	kept.prefix_events = o->prefix_events;
@@ -360,16 +382,22 @@ void kept_after_prefix(struct replay *r)
 	kept.clock_ns = h->clock_ns;
 	kept.p_in_use = hv_frames_in_use();
 	hv_domain_serials(kept.serial);
-	/* Finding the forks resets them: the state must then be exactly
-	 * the set-up's again, frames included. */
-	if (find_forks() && at_prefix(h)) {
+	if (!find_doms()) {
+		kept.refused = true; /* nothing changed: the call goes on */
+		return;
+	}
+	/* Trying the resets changes the forks: the state must then be
+	 * exactly the set-up's again, frames included. */
+	if (try_resets() && at_prefix(h)) {
 		back_to_prefix(&r->host);
 		find_tail(o);
 		kept.have_prefix = true;
 		return;
 	}
 	/* It is not: this call must still run on what its set-up made, so
-	 * the set-up runs again, and nothing is kept. */
+	 * the set-up runs again, and this set-up is not kept. */
+	kept.refused = true;
+	counts.redone++;
 	if (!to_started(r) || setup_again(r))
 		replay_fail(r, REPLAY_HV_FAILED,
 			    "kept core: the set-up did not give the same state twice");
@@ -407,7 +435,7 @@ static void redo_prefix(struct replay *r)
 		/* The same frames as the first time; its domains are new ones,
 		 * and so are its forks' images (their creation numbers). */
 		hv_domain_serials(kept.serial);
-		if (find_forks() && at_prefix(&r->host)) {
+		if (find_doms() && try_resets() && at_prefix(&r->host)) {
 			kept.have_prefix = true;
 			back_to_prefix(&r->host);
 			find_tail(r->o);
@@ -425,10 +453,10 @@ void kept_stop(struct replay *r)
 	struct posix_host *h = &r->host;
 	if (kept.have_prefix) {
 		destroy_others(true);
-		bool forks_back = true;
-		for (u32 i = 0; i < kept.nr_forks && forks_back; i++)
-			forks_back = fork_back(i);
-		if (forks_back && at_prefix(h)) {
+		bool back = true;
+		for (u32 i = 0; i < kept.nr_doms && back; i++)
+			back = dom_back(i);
+		if (back && at_prefix(h)) {
 			back_to_prefix(h);
 			return;
 		}

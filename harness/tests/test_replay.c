@@ -180,24 +180,31 @@ TEST(kept_core_resumes_after_setup)
 }
 
 /* A trace cut anywhere is unusable (2) with an offset, never a crash. */
-/* A trace of host calls: a template d1 (populated, forked once so frozen),
- * its lazy fork d2 running (the set-up: 6 events, the last 2 the fork's),
- * then the call's own events. Returns the trace's length. */
-static size_t fork_trace(u8 *buf, size_t cap, const u64 (*calls)[5], unsigned n)
+/* A trace of host calls: set-up events a, then the call's own events b. */
+static size_t hc_trace(u8 *buf, size_t cap, const u64 (*a)[5], unsigned na,
+		       const u64 (*b)[5], unsigned nb)
 {
-	static const u64 setup[][5] = {
-		{ HC_DOMAIN_CREATE, 1, 64, 0, 0 }, { HC_POPULATE, 1, 0, 16, 0 },
-		{ HC_FORK, 1, 1, 0, 0 }, { HC_DOMAIN_DESTROY, 2, 0, 0, 0 },
-		{ HC_FORK, 1, 1, 0, 0 }, { HC_DOMAIN_UNPAUSE, 2, 0, 0, 0 },
-	};
 	struct uxt_writer w;
 	if (uxt_writer_mem(&w, buf, cap, 0, 512))
 		return 0;
-	for (unsigned i = 0; i < ARRAY_SIZE(setup) + n; i++) {
-		const u64 *c = i < ARRAY_SIZE(setup) ? setup[i] : calls[i - ARRAY_SIZE(setup)];
+	for (unsigned i = 0; i < na + nb; i++) {
+		const u64 *c = i < na ? a[i] : b[i - na];
 		uxt_write_hostcall(&w, 0, (u16)c[0], 4, c + 1, NULL, 0);
 	}
 	return uxt_writer_close(&w) ? 0 : (size_t)w.len;
+}
+
+/* A template d1 (populated, forked once so frozen), its lazy fork d2
+ * running: 6 events, the last 2 the fork's. */
+static const u64 fork_setup[][5] = {
+	{ HC_DOMAIN_CREATE, 1, 64, 0, 0 }, { HC_POPULATE, 1, 0, 16, 0 },
+	{ HC_FORK, 1, 1, 0, 0 }, { HC_DOMAIN_DESTROY, 2, 0, 0, 0 },
+	{ HC_FORK, 1, 1, 0, 0 }, { HC_DOMAIN_UNPAUSE, 2, 0, 0, 0 },
+};
+
+static size_t fork_trace(u8 *buf, size_t cap, const u64 (*calls)[5], unsigned n)
+{
+	return hc_trace(buf, cap, fork_setup, ARRAY_SIZE(fork_setup), calls, n);
 }
 
 /* The kept core resets the set-up's fork after each call. A call that
@@ -249,6 +256,62 @@ TEST(kept_core_makes_the_fork_again)
 		CHECK_EQ(b.tail_redone - a.tail_redone, (u64)calls[k].tail);
 		CHECK_EQ(b.redone - a.redone, (u64)calls[k].full);
 		CHECK_EQ(b.restarted, a.restarted);
+	}
+	fo.reuse_core = false;
+	CHECK_EQ(replay_buffer(bufs[0], lens[0], &fo, &res), 0); /* stops it */
+}
+
+/* Set-ups the kept core must not take for unchanged: one with a domain
+ * that is neither a template nor a fork (calls change it: it must be
+ * found changed), and one with a fork a reset does not bring back (it has
+ * RAM of its own: never kept, each call runs the set-up, once). */
+TEST(kept_core_checks_or_refuses_other_setups)
+{
+	static const u64 plain_setup[][5] = {
+		{ HC_DOMAIN_CREATE, 1, 64, 0, 0 }, { HC_POPULATE, 1, 0, 16, 0 },
+		{ HC_DOMAIN_UNPAUSE, 1, 0, 0, 0 },
+	};
+	static const u64 own_ram_setup[][5] = {
+		{ HC_DOMAIN_CREATE, 1, 64, 0, 0 }, { HC_POPULATE, 1, 0, 16, 0 },
+		{ HC_FORK, 1, 1, 0, 0 }, { HC_POPULATE, 2, 32, 4, 0 },
+	};
+	static const u64 pause[][5] = { { HC_DOMAIN_PAUSE, 1, 0, 0, 0 } }; /* no frame changes */
+	static const u64 none[][5] = { { HC_DOMAIN_PAUSE, 5, 0, 0, 0 } };
+	static const u64 grow2[][5] = { { HC_POPULATE, 2, 40, 2, 0 } };
+	static u8 bufs[4][16384];
+	size_t lens[4] = {
+		hc_trace(bufs[0], sizeof(bufs[0]), plain_setup, 3, pause, 1),
+		hc_trace(bufs[1], sizeof(bufs[1]), plain_setup, 3, none, 1),
+		hc_trace(bufs[2], sizeof(bufs[2]), own_ram_setup, 4, grow2, 1),
+		hc_trace(bufs[3], sizeof(bufs[3]), own_ram_setup, 4, none, 1),
+	};
+	struct replay_result fresh[4], res;
+	struct replay_opts fo = { .check_every = 1, .digest = true, .no_check = true };
+	for (int i = 0; i < 4; i++) {
+		CHECK(lens[i] > 0);
+		CHECK_EQ(replay_buffer(bufs[i], lens[i], &fo, &fresh[i]), 0);
+	}
+	static const struct { int trace, resumed, full; } calls[] = {
+		/* the plain domain paused: found changed, set up again (the
+		 * next call's PAUSE would fail on a paused domain) */
+		{ 0, 0, 1 }, { 1, 1, 0 }, { 0, 1, 1 }, { 0, 1, 1 }, { 1, 1, 0 },
+		/* the fork with RAM of its own: its set-up runs again once,
+		 * found not kept, then never again: never resumed */
+		{ 2, 0, 1 }, { 3, 0, 0 }, { 2, 0, 0 }, { 3, 0, 0 },
+	};
+	struct replay_opts ko = fo;
+	ko.reuse_core = true;
+	for (unsigned k = 0; k < ARRAY_SIZE(calls); k++) {
+		int i = calls[k].trace;
+		ko.prefix_events = i < 2 ? 3 : 4;
+		struct replay_kept_stats a, b;
+		replay_kept_stats(&a);
+		CHECK_EQ(replay_buffer(bufs[i], lens[i], &ko, &res), 0);
+		CHECK_EQ(res.digest, fresh[i].digest);
+		replay_kept_stats(&b);
+		CHECK_EQ(b.resumed - a.resumed, (u64)calls[k].resumed);
+		CHECK_EQ(b.redone - a.redone, (u64)calls[k].full);
+		CHECK_EQ(b.tail_redone, a.tail_redone);
 	}
 	fo.reuse_core = false;
 	CHECK_EQ(replay_buffer(bufs[0], lens[0], &fo, &res), 0); /* stops it */

@@ -181,20 +181,24 @@ int domain_reset(struct hv_domain *c)
 	int rc = c->log_full || c->fork_lazy ? reset_whole(c) : reset_from_log(c);
 	c->resetting = false;
 	if (rc) {
-		/* Out of memory half way: what was not undone is still logged
-		 * (the log is kept), the domain cannot run in between states. */
+		/* Out of memory half way (an eager fork's remapping needs
+		 * tables; a lazy one's clear cannot fail): what was not undone
+		 * is still logged (the log is kept), and the domain cannot run
+		 * in between states. */
 		domain_crash(c, CRASH_NO_MEMORY);
 		return rc;
 	}
 	fork_log_free(c); /* a fresh fork has no log frame */
 	c->nr_mmio = hv.dom[c->parent].nr_mmio;
 	hv_memcpy(c->mmio, hv.dom[c->parent].mmio, sizeof(c->mmio));
-	/* The vCPUs as the fork made them: power-on state, then the parent's
-	 * copied in; nothing of the undone run is left in their VMCS. */
+	/* The vCPUs as the fork made them: a fresh VMCS with their identity,
+	 * the parent's state copied in; nothing of the undone run is left. */
 	for (u32 i = 0; i < c->nr_vcpus; i++) {
 		rc = vcpu_clear(&c->vcpu[i]);
 		if (rc) {
-			domain_crash(c, CRASH_NO_MEMORY);
+			/* The CPU refused the VMCS (VMCLEAR or VMPTRLD failed):
+			 * the vCPU cannot be entered. */
+			domain_crash(c, CRASH_ENTRY_FAILURE);
 			return rc;
 		}
 	}

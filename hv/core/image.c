@@ -98,3 +98,12 @@ void hv_domain_serials(u64 out[HV_MAX_DOMAINS])
 		out[id] = live ? d->serial : 0; /* as domain_get() sees it */
 	}
 }
+
+unsigned hv_domain_flags(u32 domid)
+{
+	const struct hv_domain *d = domain_get(domid);
+	if (!d)
+		return 0;
+	return (d->is_template ? HV_DOM_TEMPLATE : 0) |
+	       (d->parent != HV_NO_PARENT ? HV_DOM_FORK : 0);
+}

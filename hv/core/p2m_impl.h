@@ -62,8 +62,8 @@ void slot_write(struct slot *s, u64 e);
 /* Descend towards gfn's entry at level stop, stopping early at an empty
  * entry or a leaf. */
 void descend(const struct hv_domain *d, u64 gfn, unsigned stop, struct slot *s);
-/* The first entry in use in table at or after idx, or EPT_ENTRIES (a
- * plain scan, kept in p2m.c: fuzz builds trace no comparisons there). */
+/* The first entry in use in table at or after idx, or EPT_ENTRIES: only
+ * the groups its used bits name are read. */
 unsigned table_next_used(u64 table, unsigned idx);
 /* Entries per bit of a table's hv_frame.used. */
 #define USED_GROUP (EPT_ENTRIES / 32)

@@ -110,6 +110,7 @@ void vcpu_fini(struct hv_vcpu *v)
 {
 	if (v->vmcs_mfn == INVALID_MFN || !v->vmcs_va)
 		return;
+	arch_vmcs_fini(v);
 	frame_unmap(v->vmcs_va);
 	frame_free(v->vmcs_mfn);
 	v->vmcs_va = NULL;

@@ -26,6 +26,12 @@ int arch_vmcs_init(struct hv_vcpu *v, void *va, u64 vmcs_mfn)
 }
 
 
+void arch_vmcs_fini(struct hv_vcpu *v)
+{
+	if (current_vmcs == hv_vcpu_vmcs_va(v))
+		current_vmcs = NULL;
+}
+
 void arch_vmcs_load(struct hv_vcpu *v)
 {
 	current_vmcs = hv_vcpu_vmcs_va(v);

@@ -151,10 +151,25 @@ void vmx_host_state(void)
 
 /* ---- the arch interface ---- */
 
+/* Make pa inactive on this CPU: the CPU writes back what it cached of it
+ * and forgets it, so that its memory may be rewritten or reused. */
+static int vmcs_deactivate(u64 pa)
+{
+	u32 cpu = vmx_this_cpu();
+	if (current_vmcs[cpu] == pa)
+		current_vmcs[cpu] = INVALID_MFN;
+	return vmclear(pa) ? -HV_EINVAL : 0;
+}
+
 int arch_vmcs_init(struct hv_vcpu *v, void *va, u64 vmcs_mfn)
 {
 	(void)v;
 	u64 pa = vmcs_mfn << PAGE_SHIFT;
+	/* A reset fork's vCPU starts over in the VMCS it had, which may
+	 * still be active: a later VMCLEAR would write the CPU's copy back
+	 * over the fresh region. */
+	if (vmcs_deactivate(pa))
+		return -HV_EINVAL;
 	hv_memset(va, 0, PAGE_SIZE);
 	*(u32 *)va = vmx_caps.revision;
 	if (vmclear(pa) || vmptrld(pa))
@@ -177,6 +192,11 @@ int arch_vmcs_init(struct hv_vcpu *v, void *va, u64 vmcs_mfn)
 	vmwrite_safe(VMCS_TSC_OFFSET, 0);
 	vmx_host_state();
 	return 0;
+}
+
+void arch_vmcs_fini(struct hv_vcpu *v)
+{
+	vmcs_deactivate(v->vmcs_mfn << PAGE_SHIFT);
 }
 
 void arch_vmcs_load(struct hv_vcpu *v)

@@ -12,6 +12,9 @@ struct hv_vcpu;
 /* Initialise the VMCS region in frame vmcs (mapped at va) for a new vCPU. */
 int arch_vmcs_init(struct hv_vcpu *v, void *va, u64 vmcs_mfn);
 void arch_vmcs_load(struct hv_vcpu *v);
+/* The vCPU's VMCS frame is about to be freed: nothing of it may stay
+ * active (cached by the CPU, or current). */
+void arch_vmcs_fini(struct hv_vcpu *v);
 /* Copy every vCPU-state field (vmcs_field_is_vcpu_state()) of src's VMCS
  * into dst's (a fork, a reset). Leaves dst's VMCS current. */
 void arch_vmcs_copy_state(struct hv_vcpu *dst, struct hv_vcpu *src);

@@ -82,10 +82,9 @@ static inline int vmcs_field_index(u32 enc)
 static inline bool vmcs_field_is_vcpu_state(u32 enc)
 {
 	unsigned type = (enc >> 10) & 3; /* 0 control, 1 exit info, 2 guest, 3 host */
-	if (type == 2)
-		return true;
-	return type == 0 && enc != VMCS_VPID && enc != VMCS_EPT_POINTER &&
-	       enc != VMCS_VMCS_LINK_POINTER;
+	if (enc == VMCS_VPID || enc == VMCS_EPT_POINTER || enc == VMCS_VMCS_LINK_POINTER)
+		return false; /* (the link pointer is a guest-state field) */
+	return type == 0 || type == 2;
 }
 const char *exit_reason_name(u32 reason);
 const char *vmcs_field_name(u32 enc);

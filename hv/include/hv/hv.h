@@ -46,6 +46,12 @@ u64 hv_domain_serial(u32 domid);
  * invariant checker's business, not the image's.) Returns the length, or 0 if
  * there is no such domain or it does not fit in cap bytes. */
 size_t hv_domain_image(u32 domid, void *buf, size_t cap);
+/* What a domain is, for tools that keep domains across runs: a template
+ * (frozen: nothing but FORK and DESTROY reaches it) and/or a fork (HC_RESET
+ * takes it back to its template's state); 0 if no such domain. */
+#define HV_DOM_TEMPLATE 1u
+#define HV_DOM_FORK 2u
+unsigned hv_domain_flags(u32 domid);
 /* hv_domain_serial() of every domain id at once (for a tool that compares
  * the set of domains after each run). */
 void hv_domain_serials(u64 out[HV_MAX_DOMAINS]);
