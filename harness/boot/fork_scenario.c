@@ -279,6 +279,22 @@ enum result sc_fork(void)
 	kprintf("STATS fork: template hint zero %ld; child hint zero %ld/%ld; merge rounds %ld + %ld (settled: 0), after phase B %ld; merge calls %u x budget %u; template exits %lu\n",
 		hz, h1, h2, merged[0], merged[1], again, calls, MERGE_BUDGET, tc.exits);
 
+	/* Phase C: a reset child is its fresh fork again (memory, and vCPUs
+	 * in a re-made VMCS with the template's state copied in): run again,
+	 * a lazy and an eager one each do phase A again, from the start. */
+	for (unsigned k = 1; k <= 2; k++) {
+		struct child *ch = &c[k - 1];
+		CHECK(hcall(HC_RESET, (u64)ch->id, 0, 0, 0, NULL, 0) == 0, "reset child %u", k);
+		CHECK(hcall(HC_DOMAIN_UNPAUSE, (u64)ch->id, 0, 0, 0, NULL, 0) == 0,
+		      "unpause child %u after its reset", k);
+		CHECK(run_until((u32)ch->id, k, ch, &fate) == 0 && fate == UXT_FATE_BLOCKED,
+		      "child %u after its reset: fate %u, code 0x%lx, bad 0x%lx", k, fate, ch->code, ch->bad);
+		CHECK(sync_pages(ch->id, k, 0, F_PAGES) == 0, "sync");
+	}
+	CHECK(hv.check(msg, sizeof(msg)) == 0, "invariants: %s", msg);
+	kprintf("host: children 1 (lazy) and 2 (eager) reset: both ran phase A again\n");
+	print_frames("reset");
+
 	for (unsigned k = 1; k <= F_CHILDREN; k++)
 		CHECK(hcall(HC_DOMAIN_DESTROY, (u64)c[k - 1].id, 0, 0, 0, NULL, 0) == 0, "destroy child %u", k);
 	CHECK(hcall(HC_DOMAIN_DESTROY, (u64)t, 0, 0, 0, NULL, 0) == 0, "destroy the template");

@@ -84,7 +84,7 @@ else
 	# guest stores are not in it), then the same with the data mirrored
 	# into the trace (fork_sync), replayed.
 	for m in corei7_haswell_4770 tigerlake; do
-		boot_case "fork: template, 4 children (lazy, eager), hints, re-merge, every page checked ($m)" 0 \
+		boot_case "fork: template, 4 children (lazy, eager), hints, re-merge, every page checked, reset and run again ($m)" 0 \
 			scripts/boot-bochs.sh -o "$boot_dir/fork-$m" -c $m fork
 		boot_case "fork, data mirrored into the trace ($m)" 0 \
 			scripts/boot-bochs.sh -o "$boot_dir/forks-$m" -c $m -s fork_words=8 -s fork_sync=1 fork
