@@ -207,6 +207,49 @@ static size_t fork_trace(u8 *buf, size_t cap, const u64 (*calls)[5], unsigned n)
 	return hc_trace(buf, cap, fork_setup, ARRAY_SIZE(fork_setup), calls, n);
 }
 
+/* Four traces of host calls, and a run of calls through the kept core: per
+ * call, the trace, whether it resumes after the kept set-up, whether it
+ * ends by making the set-up's forks again (tail) or the whole set-up. */
+struct kept_traces {
+	u8 buf[4][16384];
+	size_t len[4];
+	u64 prefix[4];     /* each trace's set-up events */
+	u64 base;          /* replay_opts.base_events */
+};
+struct kept_call { int trace, resumed, tail, full; };
+
+/* Every call's result must be what a fresh core gives for its trace (all
+ * fresh runs first: a fresh run stops the kept core), with the counts
+ * given; then the kept core is stopped. */
+static void kept_calls(const struct kept_traces *t, const struct kept_call *calls,
+		       unsigned n)
+{
+	struct replay_result fresh[4], res;
+	struct replay_opts fo = { .check_every = 1, .digest = true, .no_check = true };
+	for (int i = 0; i < 4; i++) {
+		CHECK(t->len[i] > 0);
+		CHECK_EQ(replay_buffer(t->buf[i], t->len[i], &fo, &fresh[i]), 0);
+	}
+	struct replay_opts ko = fo;
+	ko.reuse_core = true;
+	ko.base_events = t->base;
+	for (unsigned k = 0; k < n; k++) {
+		int i = calls[k].trace;
+		struct replay_kept_stats a, b;
+		ko.prefix_events = t->prefix[i];
+		replay_kept_stats(&a);
+		CHECK_EQ(replay_buffer(t->buf[i], t->len[i], &ko, &res), 0);
+		CHECK_EQ(res.digest, fresh[i].digest);
+		CHECK_EQ(res.st.events, fresh[i].st.events);
+		replay_kept_stats(&b);
+		CHECK_EQ(b.resumed - a.resumed, (u64)calls[k].resumed);
+		CHECK_EQ(b.tail_redone - a.tail_redone, (u64)calls[k].tail);
+		CHECK_EQ(b.redone - a.redone, (u64)calls[k].full);
+		CHECK_EQ(b.restarted, a.restarted);
+	}
+	CHECK_EQ(replay_buffer(t->buf[0], t->len[0], &fo, &res), 0); /* stops it */
+}
+
 /* The kept core resets the set-up's fork after each call. A call that
  * makes the fork a template (forks it) or destroys it leaves something a
  * reset cannot undo: with base_events, only the fork is made again; a call
@@ -219,46 +262,17 @@ TEST(kept_core_makes_the_fork_again)
 					  { HC_POPULATE, 3, 40, 1, 0 } };
 	static const u64 kill_it[][5] = { { HC_DOMAIN_DESTROY, 2, 0, 0, 0 } };
 	static const u64 kill_tpl[][5] = { { HC_DOMAIN_DESTROY, 1, 0, 0, 0 } };
-	static u8 bufs[4][16384];
-	size_t lens[4] = {
-		fork_trace(bufs[0], sizeof(bufs[0]), dirty, ARRAY_SIZE(dirty)),
-		fork_trace(bufs[1], sizeof(bufs[1]), fork_it, ARRAY_SIZE(fork_it)),
-		fork_trace(bufs[2], sizeof(bufs[2]), kill_it, ARRAY_SIZE(kill_it)),
-		fork_trace(bufs[3], sizeof(bufs[3]), kill_tpl, ARRAY_SIZE(kill_tpl)),
-	};
-	/* what each trace does on a fresh core, then in turn on the kept one */
-	struct replay_result fresh[4], res;
-	struct replay_opts fo = { .check_every = 1, .digest = true, .no_check = true };
-	struct replay_opts ko = fo;
-	ko.reuse_core = true;
-	ko.prefix_events = 6;
-	ko.base_events = 4;
-	for (int i = 0; i < 4; i++) {
-		CHECK(lens[i] > 0);
-		CHECK_EQ(replay_buffer(bufs[i], lens[i], &fo, &fresh[i]), 0);
-	}
-	/* Per call: the trace, whether it resumes after the kept set-up,
-	 * whether it ends by making the fork again or the whole set-up. */
-	static const struct { int trace, resumed, tail, full; } calls[] = {
+	static struct kept_traces t = { .prefix = { 6, 6, 6, 6 }, .base = 4 };
+	t.len[0] = fork_trace(t.buf[0], sizeof(t.buf[0]), dirty, ARRAY_SIZE(dirty));
+	t.len[1] = fork_trace(t.buf[1], sizeof(t.buf[1]), fork_it, ARRAY_SIZE(fork_it));
+	t.len[2] = fork_trace(t.buf[2], sizeof(t.buf[2]), kill_it, ARRAY_SIZE(kill_it));
+	t.len[3] = fork_trace(t.buf[3], sizeof(t.buf[3]), kill_tpl, ARRAY_SIZE(kill_tpl));
+	static const struct kept_call calls[] = {
 		{ 0, 0, 0, 0 }, { 0, 1, 0, 0 }, { 1, 1, 1, 0 }, { 0, 1, 0, 0 },
 		{ 2, 1, 1, 0 }, { 0, 1, 0, 0 }, { 1, 1, 1, 0 }, { 1, 1, 1, 0 },
 		{ 3, 1, 0, 1 }, { 0, 1, 0, 0 }, { 2, 1, 1, 0 },
 	};
-	for (unsigned k = 0; k < ARRAY_SIZE(calls); k++) {
-		int i = calls[k].trace;
-		struct replay_kept_stats a, b;
-		replay_kept_stats(&a);
-		CHECK_EQ(replay_buffer(bufs[i], lens[i], &ko, &res), 0);
-		CHECK_EQ(res.digest, fresh[i].digest);
-		CHECK_EQ(res.st.events, fresh[i].st.events);
-		replay_kept_stats(&b);
-		CHECK_EQ(b.resumed - a.resumed, (u64)calls[k].resumed);
-		CHECK_EQ(b.tail_redone - a.tail_redone, (u64)calls[k].tail);
-		CHECK_EQ(b.redone - a.redone, (u64)calls[k].full);
-		CHECK_EQ(b.restarted, a.restarted);
-	}
-	fo.reuse_core = false;
-	CHECK_EQ(replay_buffer(bufs[0], lens[0], &fo, &res), 0); /* stops it */
+	kept_calls(&t, calls, ARRAY_SIZE(calls));
 }
 
 /* Set-ups the kept core must not take for unchanged: one with a domain
@@ -278,43 +292,20 @@ TEST(kept_core_checks_or_refuses_other_setups)
 	static const u64 pause[][5] = { { HC_DOMAIN_PAUSE, 1, 0, 0, 0 } }; /* no frame changes */
 	static const u64 none[][5] = { { HC_DOMAIN_PAUSE, 5, 0, 0, 0 } };
 	static const u64 grow2[][5] = { { HC_POPULATE, 2, 40, 2, 0 } };
-	static u8 bufs[4][16384];
-	size_t lens[4] = {
-		hc_trace(bufs[0], sizeof(bufs[0]), plain_setup, 3, pause, 1),
-		hc_trace(bufs[1], sizeof(bufs[1]), plain_setup, 3, none, 1),
-		hc_trace(bufs[2], sizeof(bufs[2]), own_ram_setup, 4, grow2, 1),
-		hc_trace(bufs[3], sizeof(bufs[3]), own_ram_setup, 4, none, 1),
-	};
-	struct replay_result fresh[4], res;
-	struct replay_opts fo = { .check_every = 1, .digest = true, .no_check = true };
-	for (int i = 0; i < 4; i++) {
-		CHECK(lens[i] > 0);
-		CHECK_EQ(replay_buffer(bufs[i], lens[i], &fo, &fresh[i]), 0);
-	}
-	static const struct { int trace, resumed, full; } calls[] = {
+	static struct kept_traces t = { .prefix = { 3, 3, 4, 4 } };
+	t.len[0] = hc_trace(t.buf[0], sizeof(t.buf[0]), plain_setup, 3, pause, 1);
+	t.len[1] = hc_trace(t.buf[1], sizeof(t.buf[1]), plain_setup, 3, none, 1);
+	t.len[2] = hc_trace(t.buf[2], sizeof(t.buf[2]), own_ram_setup, 4, grow2, 1);
+	t.len[3] = hc_trace(t.buf[3], sizeof(t.buf[3]), own_ram_setup, 4, none, 1);
+	static const struct kept_call calls[] = {
 		/* the plain domain paused: found changed, set up again (the
 		 * next call's PAUSE would fail on a paused domain) */
-		{ 0, 0, 1 }, { 1, 1, 0 }, { 0, 1, 1 }, { 0, 1, 1 }, { 1, 1, 0 },
+		{ 0, 0, 0, 1 }, { 1, 1, 0, 0 }, { 0, 1, 0, 1 }, { 0, 1, 0, 1 }, { 1, 1, 0, 0 },
 		/* the fork with RAM of its own: its set-up runs again once,
 		 * found not kept, then never again: never resumed */
-		{ 2, 0, 1 }, { 3, 0, 0 }, { 2, 0, 0 }, { 3, 0, 0 },
+		{ 2, 0, 0, 1 }, { 3, 0, 0, 0 }, { 2, 0, 0, 0 }, { 3, 0, 0, 0 },
 	};
-	struct replay_opts ko = fo;
-	ko.reuse_core = true;
-	for (unsigned k = 0; k < ARRAY_SIZE(calls); k++) {
-		int i = calls[k].trace;
-		ko.prefix_events = i < 2 ? 3 : 4;
-		struct replay_kept_stats a, b;
-		replay_kept_stats(&a);
-		CHECK_EQ(replay_buffer(bufs[i], lens[i], &ko, &res), 0);
-		CHECK_EQ(res.digest, fresh[i].digest);
-		replay_kept_stats(&b);
-		CHECK_EQ(b.resumed - a.resumed, (u64)calls[k].resumed);
-		CHECK_EQ(b.redone - a.redone, (u64)calls[k].full);
-		CHECK_EQ(b.tail_redone, a.tail_redone);
-	}
-	fo.reuse_core = false;
-	CHECK_EQ(replay_buffer(bufs[0], lens[0], &fo, &res), 0); /* stops it */
+	kept_calls(&t, calls, ARRAY_SIZE(calls));
 }
 
 TEST(replay_truncated_everywhere)
