@@ -39,7 +39,7 @@ row() { # name, target
 	before=$(empty_rate)
 	afl=$(afl_rate build/fuzz/afl/$2 build/fuzz/seeds/$2 build/fuzz/seeds/$2.dict)
 	after=$(empty_rate)
-	empty=$(awk -v a="$before" -v b="$after" 'BEGIN { printf "%.0f", a > b ? a : b }')
+	empty=$(awk -v a="$before" -v b="$after" 'BEGIN { printf "%.0f", (a > b ? a : b) }')
 	printf "  %-11s %10s %10s %10s %13s%%\n" "$1" "${lf:-0}" "$afl" "$empty" \
 		"$(awk -v a="$afl" -v e="$empty" 'BEGIN { printf "%.0f", e ? 100 * a / e : 0 }')"
 }
