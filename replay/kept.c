@@ -58,11 +58,12 @@ static struct {
 	bool have_tail;
 	u64 tail_events;
 	struct uxt_reader tail_rd;
+	bool refused;             /* the set-up in prefix[] cannot be kept:
+				   * do not try it again */
 	/* The set-up's domains that calls may change (all but templates):
 	 * their image (hv_domain_image()) after the set-up; forks are reset
 	 * after each call (unpaused if they were running), the others must
 	 * simply be as they were. */
-	bool refused;             /* this set-up cannot be kept: do not try again */
 	u32 nr_doms;
 	struct { u16 id; bool fork, unpause; size_t off, len; } dom[KEPT_MAX_DOMS];
 	size_t image_used;
