@@ -244,6 +244,7 @@ int kept_start(struct replay *r, u64 frames)
 		arm_host(r);
 		/* The state is the one the checker passed after the set-up. */
 		r->checked = true;
+		r->checked_full = false;
 		r->checked_gen = hv_generation();
 		counts.resumed++;
 		return 1;

@@ -18,6 +18,7 @@ struct replay {
 	struct uxt_event ev;
 	jmp_buf panic;
 	bool checked;    /* the checker passed at generation checked_gen */
+	bool checked_full; /* ... the full one (free frames swept too) */
 	u64 checked_gen;
 	u8 out[OUT_CAP];
 };

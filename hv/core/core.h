@@ -179,6 +179,7 @@ struct hv_state {
 	void *ctx;
 	u64 first_mfn, nr_frames;
 	struct hv_frame *frames;   /* nr_frames entries */
+	u64 *held;                 /* a bit per frame: not free (after them) */
 	u64 frame_table_mfn;       /* first frame of the frame table */
 	u64 frame_table_frames;
 	u64 in_use;                /* frames held by the core */
@@ -362,6 +363,6 @@ s64 hypercall(struct hv_domain *caller, bool from_guest, u32 nr,
 	      const u64 args[4], const void *data, u32 len, unsigned *fate);
 
 /* invariants.c */
-int check_invariants(char *msg, u32 msglen);
+int check_invariants(char *msg, u32 msglen, bool full);
 
 #endif

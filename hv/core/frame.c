@@ -10,9 +10,21 @@ static unsigned order_for(u64 bytes)
 	return order;
 }
 
+static void set_held(u64 mfn, bool on)
+{
+	u64 i = mfn - hv.first_mfn;
+	if (on)
+		hv.held[i / 64] |= 1ull << (i % 64);
+	else
+		hv.held[i / 64] &= ~(1ull << (i % 64));
+}
+
 int frame_table_init(u64 first_mfn, u64 nr_frames)
 {
-	u64 bytes = nr_frames * sizeof(struct hv_frame);
+	/* The entries, then a bitmap of the frames held, so that the
+	 * invariant checker visits those only. */
+	u64 words = (nr_frames + 63) / 64;
+	u64 bytes = nr_frames * sizeof(struct hv_frame) + words * 8;
 	unsigned order = order_for(bytes);
 	u64 mfn = hv.ops->alloc_frames(hv.ctx, order);
 	if (mfn == INVALID_MFN)
@@ -24,13 +36,16 @@ int frame_table_init(u64 first_mfn, u64 nr_frames)
 	hv.first_mfn = first_mfn;
 	hv.nr_frames = nr_frames;
 	hv.frames = hv.ops->map_frame(hv.ctx, mfn);
+	hv.held = (u64 *)(hv.frames + nr_frames);
 	hv.frame_table_mfn = mfn;
 	hv.frame_table_frames = 1ull << order;
 	for (u64 i = 0; i < nr_frames; i++)
 		hv.frames[i] = (struct hv_frame){ .owner = OWNER_NONE };
+	hv_memset(hv.held, 0, words * 8);
 	for (u64 i = 0; i < hv.frame_table_frames; i++) {
 		hv.frames[mfn - first_mfn + i].owner = OWNER_HV;
 		hv.frames[mfn - first_mfn + i].type = FT_HV;
+		set_held(mfn + i, true);
 	}
 	hv.in_use = hv.frame_table_frames;
 	return 0;
@@ -41,6 +56,7 @@ void frame_table_fini(void)
 	struct hv_frame *ft = hv.frames;
 	u64 mfn = hv.frame_table_mfn;
 	hv.frames = NULL;
+	hv.held = NULL;
 	for (u64 i = 0; i < hv.frame_table_frames; i++)
 		hv.ops->free_frame(hv.ctx, mfn + i);
 	hv.in_use -= hv.frame_table_frames;
@@ -63,8 +79,10 @@ u64 frame_alloc(unsigned order, u16 owner, u8 type)
 			return INVALID_MFN;
 		}
 	}
-	for (u64 i = 0; i < n; i++)
+	for (u64 i = 0; i < n; i++) {
 		*frame_get(mfn + i) = (struct hv_frame){ .owner = owner, .type = type };
+		set_held(mfn + i, true);
+	}
 	hv.in_use += n;
 	hv.generation++;
 	return mfn;
@@ -75,6 +93,7 @@ void frame_free(u64 mfn)
 	struct hv_frame *f = frame_get(mfn);
 	HV_ASSERT(f && f->type != FT_FREE && f->refs == 0);
 	*f = (struct hv_frame){ .owner = OWNER_NONE };
+	set_held(mfn, false);
 	hv.in_use--;
 	hv.generation++;
 	hv.ops->free_frame(hv.ctx, mfn);
