@@ -276,23 +276,30 @@ static void back_to_prefix(struct posix_host *h)
 	h->clock_ns = kept.clock_ns;
 }
 
-/* Run the kept set-up's events again on the started core (the call's
- * reader left where it was). */
-static int setup_again(struct replay *r)
+/* Run n of the kept set-up's events again from reader `from`, with no
+ * failure injected; the call's reader is left where it was. */
+static int run_again(struct replay *r, const struct uxt_reader *from, u64 n)
 {
 	struct uxt_reader rd = r->rd;
+	r->host.fail_at = 0;
+	sim_reset();
+	int rc = replay_setup_again(r, from, n);
+	r->rd = rd;
+	return rc;
+}
+
+/* The whole set-up again, on the started core. */
+static int setup_again(struct replay *r)
+{
 	r->host.hint = 0;
 	r->host.allocs = 1;
 	r->host.clock_ns = 0;
-	r->host.fail_at = 0;
-	sim_reset();
 	/* The set-up's bytes keep the event count of the trace they came
 	 * from: read them leniently, and only its events. */
 	struct uxt_reader from;
-	int rc = uxt_open(&from, kept.prefix, kept.prefix_len, true) ? -1 :
-		 replay_setup_again(r, &from, kept.prefix_events);
-	r->rd = rd;
-	return rc;
+	if (uxt_open(&from, kept.prefix, kept.prefix_len, true))
+		return -1;
+	return run_again(r, &from, kept.prefix_events);
 }
 
 /* Where the set-up's forks were made: a reader on the kept set-up after
@@ -327,11 +334,7 @@ static bool redo_tail(struct replay *r)
 	for (u32 i = 0; i < kept.nr_doms; i++)
 		if (kept.dom[i].fork && hv_domain_serial(kept.dom[i].id))
 			call1(HC_DOMAIN_DESTROY, kept.dom[i].id);
-	struct uxt_reader rd = r->rd;
-	r->host.fail_at = 0;
-	sim_reset();
-	int rc = replay_setup_again(r, &kept.tail_rd, kept.tail_events);
-	r->rd = rd;
+	int rc = run_again(r, &kept.tail_rd, kept.tail_events);
 	u64 serial[KEPT_MAX_DOMS];
 	hv_domain_serials(serial);
 	for (u32 id = 0; id < KEPT_MAX_DOMS && rc == 0; id++)

@@ -226,9 +226,8 @@ def main():
                 counts["exits"] += 1
             # the trace itself, as recorded (header flags, memory size),
             # cut to SEED_MAX bytes
-            events = [e for e in tr.events]
             save(os.path.join(a.out, "trace"),
-                 pack_trace(events, tr.header.flags, tr.header.mem_frames))
+                 pack_trace(tr.events, tr.header.flags, tr.header.mem_frames))
             counts["trace"] += 1
             for w in exit_windows(tr)[:4]:  # windows with outputs, for the reader
                 save(os.path.join(a.out, "trace"), pack_trace(w, C.UXT_HF_OUTPUTS))

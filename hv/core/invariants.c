@@ -277,19 +277,20 @@ static int audit_free(struct audit *a)
 	/* A free entry is all "nobody's, nothing" (frame_free() writes it
 	 * whole): 64 of them at a time, where none is held, in one compare. */
 	static const struct hv_frame free64[64] = { [0 ... 63] = { .owner = OWNER_NONE } };
-	for (u64 i = 0; i < hv.nr_frames; i++) {
-		const struct hv_frame *f = &hv.frames[i];
-		if (i % 64 == 0 && !hv.held[i / 64] && hv.nr_frames - i >= 64 &&
-		    !hv_memcmp(f, free64, sizeof(free64))) {
-			i += 63;
+	for (u64 base = 0; base < hv.nr_frames; base += 64) {
+		u64 n = hv.nr_frames - base < 64 ? hv.nr_frames - base : 64;
+		u64 held = hv.held[base / 64];
+		if (!held && !hv_memcmp(&hv.frames[base], free64, n * sizeof(*free64)))
 			continue;
+		for (u64 k = 0; k < n; k++) {
+			const struct hv_frame *f = &hv.frames[base + k];
+			if (held & (1ull << k))
+				continue;
+			if (f->type != FT_FREE || f->owner != OWNER_NONE || f->refs)
+				return FAIL(a, "mfn %llx: free frame of owner %x, type %s, "
+					       "with %u refs", (ull)(hv.first_mfn + base + k),
+					    f->owner, type_name(f->type), f->refs);
 		}
-		if (hv.held[i / 64] & (1ull << (i % 64)))
-			continue;
-		if (f->type != FT_FREE || f->owner != OWNER_NONE || f->refs)
-			return FAIL(a, "mfn %llx: free frame of owner %x, type %s, "
-				       "with %u refs", (ull)(hv.first_mfn + i), f->owner,
-				    type_name(f->type), f->refs);
 	}
 	return 0;
 }
