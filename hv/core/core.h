@@ -273,7 +273,7 @@ int guest_linear_to_phys(struct hv_vcpu *v, u64 gla, bool write, u64 *gpa);
 void rec_vmcs(u8 tag, u32 enc, u64 val);
 void rec_u64(u8 tag, u8 aux, u64 val);
 void rec_vmcs_read(u32 enc, u64 val);
-void rec_vmcs_written(u32 enc);
+void rec_vmcs_written(u32 enc, u64 val);
 void rec_reg_read(struct hv_vcpu *v, unsigned r);
 
 static inline u64 vmr(u32 enc)
@@ -287,10 +287,10 @@ static inline u64 vmr(u32 enc)
 static inline void vmw(u32 enc, u64 val)
 {
 	arch_vmwrite(enc, val);
-	if (hv.rec.on)
-		rec_vmcs(UXT_IT_VMCS_OUT, enc, val);
-	if (unlikely(hv.rec.inputs))
-		rec_vmcs_written(enc);
+	/* One test on the path of every write when nothing records (vmw is
+	 * inlined at each of its many call sites). */
+	if (unlikely(hv.rec.on | hv.rec.inputs))
+		rec_vmcs_written(enc, val);
 }
 
 /* GPRs live in the register file, except RSP, which is in the VMCS. */

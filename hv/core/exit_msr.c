@@ -30,13 +30,21 @@ static int msr_slot(u32 index)
 	return -1;
 }
 
+/* A vCPU's MSRs after reset: RW and CANON slots start at their table value,
+ * the others hold nothing per vCPU. Fixed at compile time, so that a reset
+ * (every vCPU creation and fork reset) is one copy. */
+#define MSR_RESET_VAL(kind, arg) \
+	(MSR_KIND_##kind == MSR_KIND_RW || MSR_KIND_##kind == MSR_KIND_CANON ? (u64)(arg) : 0)
+static const u64 msr_reset_val[MSR_NR_SLOTS] = {
+#define X(name, idx, kind, arg) [MSR_SLOT_##name] = MSR_RESET_VAL(kind, arg),
+#include "hv/tables/msrs.def"
+#undef X
+};
+_Static_assert(sizeof(msr_reset_val) == sizeof(((struct hv_vcpu *)0)->msr), "one value per slot");
+
 void msr_reset(struct hv_vcpu *v)
 {
-	for (unsigned i = 0; i < MSR_NR_SLOTS; i++) {
-		u8 k = msr_table[i].kind;
-		bool per_vcpu = k == MSR_KIND_RW || k == MSR_KIND_CANON;
-		v->msr[i] = per_vcpu ? msr_table[i].arg : 0;
-	}
+	hv_memcpy(v->msr, msr_reset_val, sizeof(v->msr));
 }
 
 /* 48-bit linear addresses (4-level paging): bits 63:47 all equal. */

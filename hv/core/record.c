@@ -158,11 +158,15 @@ void rec_vmcs_read(u32 enc, u64 val)
 	}
 }
 
-void rec_vmcs_written(u32 enc)
+void rec_vmcs_written(u32 enc, u64 val)
 {
-	int i = vmcs_field_index(enc);
-	HV_ASSERT(i >= 0);
-	hv.rec.vmcs_seen[i / 64] |= BIT(i % 64);
+	if (hv.rec.on)
+		rec_vmcs(UXT_IT_VMCS_OUT, enc, val);
+	if (hv.rec.inputs) {
+		int i = vmcs_field_index(enc);
+		HV_ASSERT(i >= 0);
+		hv.rec.vmcs_seen[i / 64] |= BIT(i % 64);
+	}
 }
 
 void rec_reg_read(struct hv_vcpu *v, unsigned r)

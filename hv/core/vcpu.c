@@ -34,37 +34,52 @@ static void vcpu_identity(struct hv_vcpu *v)
 	vmw(VMCS_VPID, (u16)(d->id * HV_MAX_VCPUS + v->id + 1));
 }
 
-/* A 64-bit flat long-mode guest, as a loader would leave it. The host may
- * override any of it with VCPU_SET_STATE (e.g. for a real-mode guest). */
+/* A 64-bit flat long-mode guest, as a loader would leave it, and the
+ * controls we ask for. The host may override any guest state with
+ * VCPU_SET_STATE (e.g. for a real-mode guest). One table, written in a
+ * loop: every vCPU creation runs it. */
+struct field_value {
+	u32 enc;
+	u64 val;
+};
+
+static const struct field_value reset_fields[] = {
+	{ VMCS_GUEST_CR0, 0x80000031 },       /* PG | NE | ET | PE */
+	{ VMCS_GUEST_CR3, 0 },
+	{ VMCS_GUEST_CR4, 0x2020 },           /* VMXE | PAE */
+	{ VMCS_GUEST_IA32_EFER, 0x500 },      /* LMA | LME */
+	{ VMCS_GUEST_IA32_PAT, 0x0007040600070406ull },
+	{ VMCS_GUEST_RIP, 0x1000 },
+	{ VMCS_GUEST_RSP, 0 },
+	{ VMCS_GUEST_RFLAGS, 0x2 },
+	{ VMCS_GUEST_DR7, 0x400 },
+}, reset_controls[] = {
+	{ VMCS_PIN_BASED_CONTROLS, PIN_EXTINT_EXITING | PIN_PREEMPTION_TIMER },
+	{ VMCS_PROC_BASED_CONTROLS, PROC_HLT_EXITING | PROC_RDTSC_EXITING |
+				    PROC_UNCOND_IO_EXITING | PROC_SECONDARY },
+	{ VMCS_SECONDARY_CONTROLS, PROC2_EPT | PROC2_RDTSCP | PROC2_VPID | PROC2_UNRESTRICTED },
+	{ VMCS_EXIT_CONTROLS, EXIT_HOST_64BIT | EXIT_ACK_INTR | EXIT_SAVE_EFER |
+			      EXIT_LOAD_EFER | EXIT_SAVE_PREEMPT },
+	{ VMCS_ENTRY_CONTROLS, ENTRY_IA32E | ENTRY_LOAD_EFER },
+	{ VMCS_PREEMPTION_TIMER_VALUE, HV_TIME_SLICE },
+};
+
 static void vcpu_reset_state(struct hv_vcpu *v)
 {
 	static const u32 seg_ar[] = { 0xc093, 0xa09b, 0xc093, 0xc093, 0xc093,
 				      0xc093, 0x10000, 0x8b };
+	static const u16 seg_sel[] = { 0x10, 0x8, 0x10, 0x10, 0x10, 0x10, 0x10, 0x18 };
 	for (unsigned i = 0; i < ARRAY_SIZE(seg_ar); i++) {
-		vmw(VMCS_GUEST_ES_SEL + 2 * i, i == 1 ? 0x8 : i == 7 ? 0x18 : 0x10);
+		vmw(VMCS_GUEST_ES_SEL + 2 * i, seg_sel[i]);
 		vmw(VMCS_GUEST_ES_LIMIT + 2 * i, 0xffffffff);
 		vmw(VMCS_GUEST_ES_AR + 2 * i, seg_ar[i]);
 		vmw(VMCS_GUEST_ES_BASE + 2 * i, 0);
 	}
-	vmw(VMCS_GUEST_CR0, 0x80000031); /* PG | NE | ET | PE */
-	vmw(VMCS_GUEST_CR3, 0);
-	vmw(VMCS_GUEST_CR4, 0x2020);     /* VMXE | PAE */
-	vmw(VMCS_GUEST_IA32_EFER, 0x500); /* LMA | LME */
-	vmw(VMCS_GUEST_IA32_PAT, 0x0007040600070406ull);
-	vmw(VMCS_GUEST_RIP, 0x1000);
-	vmw(VMCS_GUEST_RSP, 0);
-	vmw(VMCS_GUEST_RFLAGS, 0x2);
-	vmw(VMCS_GUEST_DR7, 0x400);
+	for (unsigned i = 0; i < ARRAY_SIZE(reset_fields); i++)
+		vmw(reset_fields[i].enc, reset_fields[i].val);
 	vcpu_identity(v);
-	vmw(VMCS_PIN_BASED_CONTROLS, PIN_EXTINT_EXITING | PIN_PREEMPTION_TIMER);
-	vmw(VMCS_PROC_BASED_CONTROLS, PROC_HLT_EXITING | PROC_RDTSC_EXITING |
-				      PROC_UNCOND_IO_EXITING | PROC_SECONDARY);
-	vmw(VMCS_SECONDARY_CONTROLS,
-	    PROC2_EPT | PROC2_RDTSCP | PROC2_VPID | PROC2_UNRESTRICTED);
-	vmw(VMCS_EXIT_CONTROLS, EXIT_HOST_64BIT | EXIT_ACK_INTR | EXIT_SAVE_EFER |
-				EXIT_LOAD_EFER | EXIT_SAVE_PREEMPT);
-	vmw(VMCS_ENTRY_CONTROLS, ENTRY_IA32E | ENTRY_LOAD_EFER);
-	vmw(VMCS_PREEMPTION_TIMER_VALUE, HV_TIME_SLICE);
+	for (unsigned i = 0; i < ARRAY_SIZE(reset_controls); i++)
+		vmw(reset_controls[i].enc, reset_controls[i].val);
 	for (unsigned r = 0; r < NR_GPRS; r++)
 		v->gpr[r] = 0;
 	v->xcr0 = 1;

@@ -37,14 +37,44 @@ void arch_vmcs_load(struct hv_vcpu *v)
 	current_vmcs = hv_vcpu_vmcs_va(v);
 }
 
+/* Runs of consecutive state fields (by index), worked out on first use:
+ * every fork and fork reset copies them, a run at a time. */
+struct field_run {
+	u16 first, n;
+};
+
+static unsigned state_runs(const struct field_run **out)
+{
+	static const bool state[VMCS_NR_FIELDS] = {
+#define X(name, enc) VMCS_IS_VCPU_STATE(enc),
+#include "hv/tables/vmcs_fields.def"
+#undef X
+	};
+	static struct field_run runs[VMCS_NR_FIELDS];
+	static unsigned nr_runs;
+	if (!nr_runs) {
+		for (unsigned i = 0; i < VMCS_NR_FIELDS; i++) {
+			if (!state[i])
+				continue;
+			if (nr_runs && runs[nr_runs - 1].first + runs[nr_runs - 1].n == i)
+				runs[nr_runs - 1].n++;
+			else
+				runs[nr_runs++] = (struct field_run){ (u16)i, 1 };
+		}
+	}
+	*out = runs;
+	return nr_runs;
+}
+
 void arch_vmcs_copy_state(struct hv_vcpu *dst, struct hv_vcpu *src)
 {
 	/* Both arrays hold values already cut to their field's width. */
 	const u64 *from = hv_vcpu_vmcs_va(src);
 	u64 *to = hv_vcpu_vmcs_va(dst);
-	for (unsigned i = 0; i < VMCS_NR_FIELDS; i++)
-		if (vmcs_field_is_vcpu_state(vmcs_index_enc[i]))
-			to[i] = from[i];
+	const struct field_run *runs;
+	unsigned nr = state_runs(&runs);
+	for (unsigned r = 0; r < nr; r++)
+		hv_memcpy(to + runs[r].first, from + runs[r].first, runs[r].n * sizeof(*to));
 	current_vmcs = to;
 }
 

@@ -30,8 +30,9 @@ void arch_wbinvd(void);
 void arch_set_xcr0(u64 xcr0);
 
 /* Provided by the core to the backends: the vCPU's mapped VMCS frame, and
- * the core's memset (no libc in the real build). */
+ * the core's memset and memcpy (no libc in the real build). */
 void *hv_vcpu_vmcs_va(struct hv_vcpu *v);
 void *hv_memset(void *d, int c, size_t n);
+void *hv_memcpy(void *d, const void *s, size_t n);
 
 #endif

@@ -79,12 +79,14 @@ static inline int vmcs_field_index(u32 enc)
  * parent (and a reset copies again)? Guest state and the controls that go
  * with it; not the fields that name the domain itself (VPID, EPT pointer,
  * link pointer), nor those the CPU writes on exit, nor host state. */
+#define VMCS_IS_VCPU_STATE(enc)                                                \
+	((enc) != VMCS_VPID && (enc) != VMCS_EPT_POINTER &&                    \
+	 (enc) != VMCS_VMCS_LINK_POINTER /* (a guest-state field) */ &&         \
+	 ((((enc) >> 10) & 3) == 0 || (((enc) >> 10) & 3) == 2))
+	/* type, bits 11:10: 0 control, 1 exit info, 2 guest, 3 host */
 static inline bool vmcs_field_is_vcpu_state(u32 enc)
 {
-	unsigned type = (enc >> 10) & 3; /* 0 control, 1 exit info, 2 guest, 3 host */
-	if (enc == VMCS_VPID || enc == VMCS_EPT_POINTER || enc == VMCS_VMCS_LINK_POINTER)
-		return false; /* (the link pointer is a guest-state field) */
-	return type == 0 || type == 2;
+	return VMCS_IS_VCPU_STATE(enc);
 }
 const char *exit_reason_name(u32 reason);
 const char *vmcs_field_name(u32 enc);
