@@ -94,7 +94,7 @@ void descend(const struct hv_domain *d, u64 gfn, unsigned stop,
 /* The first entry in use at or after idx (EPT_ENTRIES if none). Tables are
  * mostly empty, and the invariant checker walks every table after every
  * fuzzed event: only the groups the table's used bits name are read. */
-static unsigned next_used(const u64 *t, u32 used, unsigned idx)
+unsigned entries_next_used(const u64 *t, u32 used, unsigned idx)
 {
 	while (idx < EPT_ENTRIES) {
 		unsigned g = idx / USED_GROUP;
@@ -120,7 +120,7 @@ static u32 table_used(u64 table)
 unsigned table_next_used(u64 table, unsigned idx)
 {
 	u64 *t = frame_map(table);
-	idx = next_used(t, table_used(table), idx);
+	idx = entries_next_used(t, table_used(table), idx);
 	frame_unmap(t);
 	return idx;
 }
@@ -227,7 +227,7 @@ static void table_destroy(struct hv_domain *d, u64 table, unsigned level)
 {
 	u64 *t = frame_map(table);
 	u32 used = table_used(table);
-	for (unsigned i = next_used(t, used, 0); i < EPT_ENTRIES; i = next_used(t, used, i + 1))
+	for (unsigned i = entries_next_used(t, used, 0); i < EPT_ENTRIES; i = entries_next_used(t, used, i + 1))
 		entry_drop(d, t[i], level);
 	frame_unmap(t);
 	table_free(d, table);
@@ -523,8 +523,8 @@ static int walk_table(u64 table, unsigned level, u64 base, p2m_visit_fn fn,
 	u64 *t = frame_map(table);
 	u32 used = table_used(table);
 	int rc = 0;
-	for (unsigned i = next_used(t, used, 0); i < EPT_ENTRIES && !rc;
-	     i = next_used(t, used, i + 1)) {
+	for (unsigned i = entries_next_used(t, used, 0); i < EPT_ENTRIES && !rc;
+	     i = entries_next_used(t, used, i + 1)) {
 		u64 e = t[i];
 		u64 gfn = base + ((u64)i << level_shift(level));
 		rc = fn(arg, level, gfn, e, table);

@@ -65,6 +65,8 @@ void descend(const struct hv_domain *d, u64 gfn, unsigned stop, struct slot *s);
 /* The first entry in use in table at or after idx, or EPT_ENTRIES: only
  * the groups its used bits name are read. */
 unsigned table_next_used(u64 table, unsigned idx);
+/* The same in a table already mapped at t, whose used bits are used. */
+unsigned entries_next_used(const u64 *t, u32 used, unsigned idx);
 /* Entries per bit of a table's hv_frame.used. */
 #define USED_GROUP (EPT_ENTRIES / 32)
 /* hv_frame.used for a table whose entries were written directly. */

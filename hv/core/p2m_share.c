@@ -29,9 +29,9 @@ static void share_leaf(struct hv_domain *d, u64 *entry, unsigned level)
 static void share_table(struct hv_domain *d, u64 table, unsigned level)
 {
 	u64 *t = frame_map(table);
-	for (unsigned i = 0; i < EPT_ENTRIES; i++) {
-		if (!t[i])
-			continue;
+	u32 used = frame_get(table)->used;
+	for (unsigned i = entries_next_used(t, used, 0); i < EPT_ENTRIES;
+	     i = entries_next_used(t, used, i + 1)) {
 		if (is_leaf(t[i], level))
 			share_leaf(d, &t[i], level);
 		else
@@ -64,40 +64,48 @@ static void leaf_refs(struct hv_domain *c, u64 e, unsigned level)
 
 
 /* A last-level table: all leaves. The hot loop of an eager fork (512 of
- * these per GiB), kept to a copy and one increment per entry. */
-static u32 clone_pt(struct hv_domain *c, u64 *d, const u64 *s)
+ * these per GiB), kept to a copy and one increment per entry; the groups
+ * of entries the source's used bits leave out are all zero. */
+static u32 clone_pt(struct hv_domain *c, u64 *d, const u64 *s, u32 used)
 {
 	struct hv_frame *ft = hv.frames;
 	u64 first = hv.first_mfn, n = 0;
-	u32 used = 0;
-	for (unsigned i = 0; i < EPT_ENTRIES; i++) { /* one pass: copy and count */
-		u64 e = s[i];
-		d[i] = e ? share_entry(e) : 0;
-		if (e) {
-			ft[ept_mfn(e) - first].refs++;
-			n++;
-			used |= 1u << (i / USED_GROUP);
+	u32 out = 0;
+	for (unsigned g = 0; g < 32; g++) {
+		unsigned i = g * USED_GROUP, end = i + USED_GROUP;
+		if (!(used & (1u << g))) {
+			hv_memset(d + i, 0, USED_GROUP * sizeof(*d));
+			continue;
+		}
+		for (; i < end; i++) { /* one pass: copy and count */
+			u64 e = s[i];
+			d[i] = e ? share_entry(e) : 0;
+			if (e) {
+				ft[ept_mfn(e) - first].refs++;
+				n++;
+				out |= 1u << g;
+			}
 		}
 	}
 	c->nr_ram += n;
-	return used;
+	return out;
 }
 
 static int clone_table(struct hv_domain *c, u64 dst, u64 src, unsigned level)
 {
 	const u64 *s = frame_map(src);
 	u64 *d = frame_map(dst);
+	u32 used = frame_get(src)->used;
 	int rc = 0;
 	if (level == 1) {
-		frame_get(dst)->used = clone_pt(c, d, s);
+		frame_get(dst)->used = clone_pt(c, d, s, used);
 		frame_unmap(d);
 		frame_unmap((void *)s);
 		return 0;
 	}
-	for (unsigned i = 0; i < EPT_ENTRIES && !rc; i++) {
+	for (unsigned i = entries_next_used(s, used, 0); i < EPT_ENTRIES && !rc;
+	     i = entries_next_used(s, used, i + 1)) {
 		u64 e = s[i];
-		if (!e)
-			continue;
 		frame_get(dst)->used |= 1u << (i / USED_GROUP); /* d[i], below */
 		if (is_leaf(e, level)) {
 			d[i] = share_entry(e);
