@@ -20,6 +20,7 @@ struct merge_state {
 	u64 mfn;                   /* first frame of the block holding all this */
 	u64 nr_slots;              /* a power of two */
 	struct merge_slot *slots;
+	u64 *live;                 /* a bit per slot: set once written */
 	u32 cursor_dom;
 	u64 cursor_gfn;
 	u64 zero_hash;
@@ -184,14 +185,21 @@ static struct merge_state *merge_get(void)
 	u64 mfn = frame_alloc(MERGE_ORDER, OWNER_HV, FT_HV);
 	if (mfn == INVALID_MFN)
 		return NULL;
-	struct merge_state *m = frame_map(mfn); /* the block maps contiguously */
-	hv_memset(m, 0, PAGE_SIZE << MERGE_ORDER);
+	/* The block maps contiguously: this state in its first page, the
+	 * slots' live bits in the second, the slots after them. Only the
+	 * first two pages are zeroed: a slot is read only once its bit says
+	 * it was written (a fresh table at the cost of 8 KiB, not 2 MiB: the
+	 * fuzzers' kept core makes one for every input that merges). */
+	struct merge_state *m = frame_map(mfn);
+	hv_memset(m, 0, 2 * PAGE_SIZE);
 	m->mfn = mfn;
-	m->slots = (struct merge_slot *)((u8 *)m + PAGE_SIZE);
-	m->nr_slots = ((PAGE_SIZE << MERGE_ORDER) - PAGE_SIZE) / sizeof(struct merge_slot);
+	m->live = (u64 *)((u8 *)m + PAGE_SIZE);
+	m->slots = (struct merge_slot *)((u8 *)m + 2 * PAGE_SIZE);
+	m->nr_slots = ((PAGE_SIZE << MERGE_ORDER) - 2 * PAGE_SIZE) / sizeof(struct merge_slot);
 	/* round down to a power of two for masking */
 	while (m->nr_slots & (m->nr_slots - 1))
 		m->nr_slots &= m->nr_slots - 1;
+	HV_ASSERT(m->nr_slots <= PAGE_SIZE * 8);
 	u64 zero[WORDS];
 	hv_memset(zero, 0, sizeof(zero));
 	m->zero_hash = page_hash(zero);
@@ -256,8 +264,11 @@ static int scan_page(struct merge_state *m, struct hv_domain *d, u64 gfn,
 		m->st.zeroed += rc > 0;
 		return rc;
 	}
-	struct merge_slot *s = &m->slots[h & (m->nr_slots - 1)];
-	if (s->hash == h && s->mfn != e->mfn && slot_valid(s) &&
+	u64 i = h & (m->nr_slots - 1);
+	struct merge_slot *s = &m->slots[i];
+	bool live = m->live[i / 64] & (1ull << (i % 64));
+	m->live[i / 64] |= 1ull << (i % 64); /* written below, or merged */
+	if (live && s->hash == h && s->mfn != e->mfn && slot_valid(s) &&
 	    frames_equal(s->mfn, e->mfn)) {
 		int rc = share_candidate(s);
 		if (rc == 0 && frames_equal(s->mfn, e->mfn))
