@@ -35,6 +35,7 @@ struct uxt_reader {
 	u64 skipped;      /* lenient: events skipped as uninterpretable */
 	struct uxt_header hdr;
 	bool lenient;
+	bool quiet;       /* no error messages (see uxt_quiet()) */
 	int state;        /* 1 reading, 0 at the end, -1 failed: sticky */
 	char err[UXT_ERR_LEN];
 };
@@ -54,6 +55,7 @@ struct uxt_event {
 	u32 items_len;   /* (MARK has none: its whole body is the text) */
 	u64 items_offset;
 	bool lenient;    /* inherited by item iterators */
+	bool quiet;      /* (so is this) */
 };
 
 struct uxt_item {
@@ -68,6 +70,7 @@ struct uxt_item_iter {
 	const u8 *p, *end;
 	u64 offset;      /* file offset of p */
 	bool lenient;
+	bool quiet;      /* no error messages */
 	bool outputs;    /* an output item was seen: no more inputs allowed */
 	u32 skipped;     /* lenient: items skipped as uninterpretable */
 	char err[UXT_ERR_LEN];
@@ -77,6 +80,10 @@ struct uxt_item_iter {
  * r->err). lenient also ignores unknown header flags, the reserved field
  * and event_count. */
 int uxt_open(struct uxt_reader *r, const u8 *buf, size_t len, bool lenient);
+/* From now on, failures leave r->err (and the item iterators' err) empty:
+ * for a caller that never reads why an input ends (the fuzz targets, whose
+ * inputs nearly all end in a broken event), formatting it is wasted. */
+void uxt_quiet(struct uxt_reader *r);
 /* The next event: 1 and *ev filled, 0 at a clean end, -1 on error. Only
  * the framing and the kind's prefix are checked here; items are checked as
  * uxt_items_next() walks them (one pass, no copies). */

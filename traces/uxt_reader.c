@@ -20,6 +20,14 @@ int uxt_errf(char err[UXT_ERR_LEN], u64 off, const char *fmt, ...)
 	return -1;
 }
 
+/* Where a reader's or item iterator's message goes (NULL: none wanted). */
+#define ERR(x) ((x)->quiet ? NULL : (x)->err)
+
+void uxt_quiet(struct uxt_reader *r)
+{
+	r->quiet = true;
+}
+
 /* ---- File header ------------------------------------------------------ */
 
 /* Each event takes at least its header, so a count that cannot fit is
@@ -34,25 +42,25 @@ static int check_header(struct uxt_reader *r)
 	const struct uxt_header *h = &r->hdr;
 	u32 reserved = uxt_get32(r->buf + UXT_HDR_OFF_RESERVED);
 	if (h->version != UXT_VERSION)
-		return uxt_errf(r->err, UXT_HDR_OFF_VERSION,
+		return uxt_errf(ERR(r), UXT_HDR_OFF_VERSION,
 				"unsupported trace version %u (this build reads %u)",
 				h->version, UXT_VERSION);
 	if (h->header_size != UXT_HEADER_SIZE)
-		return uxt_errf(r->err, UXT_HDR_OFF_HEADER_SIZE,
+		return uxt_errf(ERR(r), UXT_HDR_OFF_HEADER_SIZE,
 				"header size %u, version %u headers are %u bytes",
 				h->header_size, UXT_VERSION, UXT_HEADER_SIZE);
 	if (r->lenient)
 		return 0;
 	if (h->flags & ~UXT_HF_ALL)
-		return uxt_errf(r->err, UXT_HDR_OFF_FLAGS,
+		return uxt_errf(ERR(r), UXT_HDR_OFF_FLAGS,
 				"unknown header flags 0x%x", h->flags & ~UXT_HF_ALL);
 	if (!count_fits(h->event_count, r->len))
-		return uxt_errf(r->err, UXT_HDR_OFF_EVENT_COUNT,
+		return uxt_errf(ERR(r), UXT_HDR_OFF_EVENT_COUNT,
 				"event_count %llu cannot fit in the %zu bytes after the header",
 				(unsigned long long)h->event_count,
 				r->len - UXT_HEADER_SIZE);
 	if (reserved)
-		return uxt_errf(r->err, UXT_HDR_OFF_RESERVED,
+		return uxt_errf(ERR(r), UXT_HDR_OFF_RESERVED,
 				"reserved header field is 0x%x, must be 0", reserved);
 	return 0;
 }
@@ -69,9 +77,9 @@ int uxt_open(struct uxt_reader *r, const u8 *buf, size_t len, bool lenient)
 	 * message rather than "truncated". */
 	size_t m = len < UXT_MAGIC_LEN ? len : UXT_MAGIC_LEN;
 	if (m && memcmp(buf, UXT_MAGIC, m))
-		return uxt_errf(r->err, 0, "bad magic (not a uXen trace)");
+		return uxt_errf(ERR(r), 0, "bad magic (not a uXen trace)");
 	if (len < UXT_HEADER_SIZE)
-		return uxt_errf(r->err, len, "truncated file header (%zu of %u bytes)",
+		return uxt_errf(ERR(r), len, "truncated file header (%zu of %u bytes)",
 				len, UXT_HEADER_SIZE);
 	r->hdr.version = uxt_get16(buf + UXT_HDR_OFF_VERSION);
 	r->hdr.header_size = uxt_get16(buf + UXT_HDR_OFF_HEADER_SIZE);
@@ -202,11 +210,11 @@ static int check_end(struct uxt_reader *r)
 	if (r->lenient || !want)
 		return left ? 1 : 0;
 	if (r->nr_events < want)
-		return left ? 1 : uxt_errf(r->err, r->pos,
+		return left ? 1 : uxt_errf(ERR(r), r->pos,
 				"file ends after %llu events, header event_count says %llu",
 				(unsigned long long)r->nr_events, (unsigned long long)want);
 	if (left)
-		return uxt_errf(r->err, r->pos,
+		return uxt_errf(ERR(r), r->pos,
 				"%zu bytes of trailing garbage after the last of %llu events",
 				left, (unsigned long long)want);
 	return 0;
@@ -218,14 +226,14 @@ static int read_frame(struct uxt_reader *r, struct uxt_event *ev)
 	size_t left = r->len - r->pos;
 	const u8 *p = r->buf + r->pos;
 	if (left < UXT_EVENT_HDR_SIZE)
-		return uxt_errf(r->err, r->pos, "truncated event header (%zu of %u bytes)",
+		return uxt_errf(ERR(r), r->pos, "truncated event header (%zu of %u bytes)",
 				left, UXT_EVENT_HDR_SIZE);
 	u32 blen = uxt_get32(p + 4);
 	if (blen > UXT_MAX_EVENT_BODY)
-		return uxt_errf(r->err, r->pos, "event body length %u exceeds limit %u",
+		return uxt_errf(ERR(r), r->pos, "event body length %u exceeds limit %u",
 				blen, UXT_MAX_EVENT_BODY);
 	if (blen > left - UXT_EVENT_HDR_SIZE)
-		return uxt_errf(r->err, r->pos,
+		return uxt_errf(ERR(r), r->pos,
 				"truncated event body (%u bytes, %zu left in the file)",
 				blen, left - UXT_EVENT_HDR_SIZE);
 	ev->index = r->nr_events++;
@@ -236,6 +244,7 @@ static int read_frame(struct uxt_reader *r, struct uxt_event *ev)
 	ev->body = p + UXT_EVENT_HDR_SIZE;
 	ev->body_len = blen;
 	ev->lenient = r->lenient;
+	ev->quiet = r->quiet;
 	r->pos += UXT_EVENT_HDR_SIZE + blen;
 	return 0;
 }
@@ -311,6 +320,7 @@ void uxt_items_begin_buf(struct uxt_item_iter *it, const u8 *items, u32 len,
 	it->end = len ? items + len : items; /* no offset on a NULL region */
 	it->offset = offset;
 	it->lenient = lenient;
+	it->quiet = false;
 	it->outputs = false;
 	it->skipped = 0;
 	it->err[0] = 0;
@@ -320,6 +330,7 @@ void uxt_items_begin(struct uxt_item_iter *it, const struct uxt_event *ev)
 {
 	uxt_items_begin_buf(it, ev->items, ev->items_len, ev->items_offset,
 			    ev->lenient);
+	it->quiet = ev->quiet;
 }
 
 /* The same rules as item_ok(), one at a time, to say which one failed. */
@@ -327,27 +338,27 @@ static int item_error(struct uxt_item_iter *it, const struct uxt_item *x)
 {
 	const struct tag_rule *t = &rules[x->tag];
 	if (!t->known)
-		return uxt_errf(it->err, x->offset, "unknown item tag 0x%02x", x->tag);
+		return uxt_errf(ERR(it), x->offset, "unknown item tag 0x%02x", x->tag);
 	if (!size_ok(t, x->len) && t->span == 1)
-		return uxt_errf(it->err, x->offset,
+		return uxt_errf(ERR(it), x->offset,
 				"item tag 0x%02x has a %u-byte payload, must be %u",
 				x->tag, x->len, t->min);
 	if (!size_ok(t, x->len))
-		return uxt_errf(it->err, x->offset,
+		return uxt_errf(ERR(it), x->offset,
 				"item tag 0x%02x has a %u-byte payload, needs at least %u",
 				x->tag, x->len, t->min);
 	if (x->tag < UXT_IT_OUTPUT && it->outputs)
-		return uxt_errf(it->err, x->offset,
+		return uxt_errf(ERR(it), x->offset,
 				"input item tag 0x%02x after an output item", x->tag);
 	if (IS_REG(x->tag))
-		return uxt_errf(it->err, x->offset + 1,
+		return uxt_errf(ERR(it), x->offset + 1,
 				"%s register index %u is not a GPR other than RSP",
 				x->tag == UXT_IT_REG_IN ? "REG_IN" : "REG_OUT", x->aux);
 	if (x->tag == UXT_IT_FATE_OUT)
-		return uxt_errf(it->err, x->offset + 1,
+		return uxt_errf(ERR(it), x->offset + 1,
 				"FATE_OUT fate %u is not one of %u..%u", x->aux,
 				UXT_FATE_RESUME + 1, UXT_FATE_MAX - 1);
-	return uxt_errf(it->err, x->offset + 1,
+	return uxt_errf(ERR(it), x->offset + 1,
 			"item tag 0x%02x has aux %u, must be 0", x->tag, x->aux);
 }
 
@@ -368,13 +379,13 @@ int uxt_items_next(struct uxt_item_iter *it, struct uxt_item *item)
 		if (!left)
 			return 0;
 		if (left < UXT_ITEM_HDR_SIZE)
-			return uxt_errf(it->err, it->offset,
+			return uxt_errf(ERR(it), it->offset,
 					"truncated item header (%zu of %u bytes left in the event)",
 					left, UXT_ITEM_HDR_SIZE);
 		u8 tag = p[0], aux = p[1];
 		u16 len = uxt_get16(p + 2);
 		if (len > left - UXT_ITEM_HDR_SIZE)
-			return uxt_errf(it->err, it->offset,
+			return uxt_errf(ERR(it), it->offset,
 					"truncated item: %u-byte payload, %zu bytes left in the event",
 					len, left - UXT_ITEM_HDR_SIZE);
 		*item = (struct uxt_item){ .tag = tag, .aux = aux, .len = len,
