@@ -19,7 +19,10 @@ FZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame
 FZ_INC := $(INC) -Ifuzz -Ihv/core
 
 FZ_CC_lf := clang
-FZ_OPT_lf := -O2 -g $(FZ_SAN) -fsanitize=fuzzer-no-link
+# Indirect calls (the core's host interface) are not traced: libFuzzer uses
+# caller/callee pairs only with -use_value_profile=1, and the trace costs a
+# call on every frame map and unmap.
+FZ_OPT_lf := -O2 -g $(FZ_SAN) -fsanitize=fuzzer-no-link -fno-sanitize-coverage=indirect-calls
 FZ_LD_lf := -fsanitize=fuzzer $(FZ_SAN)
 FZ_DRV_lf :=
 FZ_CC_afl := afl-clang-fast
@@ -53,8 +56,11 @@ FZ_PLAIN := hv/core/lib.c hv/core/image.c fuzz/mem_libc.c hv/core/invariants.c r
 	fuzz/fuzz.c traces/uxt_writer.c traces/uxt_reader.c hv/host/posix/host_posix.c
 FZ_PLAIN_lf := -fno-sanitize=fuzzer-no-link
 # Code walked entry by entry on every invariant check (the p2m walk, VMCS
-# and frame-table scans): coverage counters, but no comparison tracing.
-FZ_NOCMP := hv/core/p2m.c hv/core/frame.c hv/arch/sim/vmcs.c
+# and frame-table scans), and the loops over whole tables and pages (fork
+# and share of a p2m, the merge scanner's hash and compare): coverage
+# counters, but no comparison tracing, which would call into libFuzzer at
+# every entry or word (512 calls to hash one page).
+FZ_NOCMP := hv/core/p2m.c hv/core/frame.c hv/arch/sim/vmcs.c hv/core/p2m_share.c hv/core/merge.c
 FZ_NOCMP_lf := -fno-sanitize-coverage=trace-cmp
 
 # $(1): build name. Objects under build/fuzz/$(1)/obj, one archive, one
