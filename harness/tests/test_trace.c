@@ -758,6 +758,48 @@ TEST(trace_lenient_skips)
 	CHECK_EQ(uxt_next(&r, &ev), 0);
 }
 
+/* A quiet reader fails where a plain one does, with no message, and so do
+ * the item iterators of its events. */
+static int read_to_end(const u8 *b, size_t n, bool quiet, char *err, char *item_err)
+{
+	struct uxt_reader r;
+	struct uxt_event ev;
+	struct uxt_item_iter ii;
+	struct uxt_item x;
+	int rc, irc = 0;
+	if (uxt_open(&r, b, n, true))
+		return -2;
+	if (quiet)
+		uxt_quiet(&r);
+	while ((rc = uxt_next(&r, &ev)) > 0) {
+		uxt_items_begin(&ii, &ev);
+		while ((irc = uxt_items_next(&ii, &x)) > 0)
+			;
+		if (irc < 0)
+			memcpy(item_err, ii.err, UXT_ERR_LEN);
+	}
+	memcpy(err, r.err, UXT_ERR_LEN);
+	return rc * 2 + (irc < 0);
+}
+
+TEST(trace_quiet_reader_fails_without_messages)
+{
+	struct buf t, it;
+	char err[UXT_ERR_LEN], item_err[UXT_ERR_LEN];
+	it.n = 0;
+	item_u64(&it, UXT_IT_REG_IN, UXT_GPR_RAX, 5);
+	add(&it, "\x10\x00", 2);                   /* a cut item header */
+	file_header(&t, 2);
+	exit_event(&t, EXIT_HLT, &it);
+	exit_event(&t, EXIT_HLT, &it);
+	t.n -= 3;                                    /* a cut event */
+	item_err[0] = 0;
+	CHECK_EQ(read_to_end(t.b, t.n, false, err, item_err), -2 + 1);
+	CHECK(strstr(err, "truncated event body") && strstr(item_err, "truncated item header"));
+	CHECK_EQ(read_to_end(t.b, t.n, true, err, item_err), -2 + 1);
+	CHECK(!err[0] && !item_err[0]);
+}
+
 /* Deterministic xorshift64*: the same inputs on every run and machine. */
 static u64 rng_state;
 static u64 rng(void)
