@@ -99,16 +99,6 @@ void frame_free(u64 mfn)
 	hv.ops->free_frame(hv.ctx, mfn);
 }
 
-void *frame_map(u64 mfn)
-{
-	return hv.ops->map_frame(hv.ctx, mfn);
-}
-
-void frame_unmap(void *va)
-{
-	hv.ops->unmap_frame(hv.ctx, va);
-}
-
 u64 hv_generation(void)
 {
 	return hv.generation;

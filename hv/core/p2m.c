@@ -91,32 +91,6 @@ void descend(const struct hv_domain *d, u64 gfn, unsigned stop,
 	}
 }
 
-/* The first entry in use at or after idx (EPT_ENTRIES if none). Tables are
- * mostly empty, and the invariant checker walks every table after every
- * fuzzed event: only the groups the table's used bits name are read. */
-unsigned entries_next_used(const u64 *t, u32 used, unsigned idx)
-{
-	while (idx < EPT_ENTRIES) {
-		unsigned g = idx / USED_GROUP;
-		u32 left = used >> g;
-		if (!left)
-			break;
-		g += (unsigned)__builtin_ctz(left);
-		unsigned end = (g + 1) * USED_GROUP;
-		if (idx < g * USED_GROUP)
-			idx = g * USED_GROUP;
-		for (; idx < end; idx++)
-			if (t[idx])
-				return idx;
-	}
-	return EPT_ENTRIES;
-}
-
-static u32 table_used(u64 table)
-{
-	return frame_get(table)->used;
-}
-
 unsigned table_next_used(u64 table, unsigned idx)
 {
 	u64 *t = frame_map(table);
@@ -506,38 +480,4 @@ u64 p2m_eptp(const struct hv_domain *d)
 {
 	return EPT_MT_WB | (u64)(EPT_LEVELS - 1) << 3 |
 	       d->p2m.root_mfn << PAGE_SHIFT;
-}
-
-static bool is_table_frame(u64 mfn)
-{
-	const struct hv_frame *f = frame_get(mfn);
-	return f && f->type == FT_P2M;
-}
-
-/* Pre-order: fn sees an entry before the walk descends into the table it
- * points to, so a checker can stop the walk at a bad pointer. The walk
- * itself only ever follows pointers to p2m table frames. */
-static int walk_table(u64 table, unsigned level, u64 base, p2m_visit_fn fn,
-		      void *arg)
-{
-	u64 *t = frame_map(table);
-	u32 used = table_used(table);
-	int rc = 0;
-	for (unsigned i = entries_next_used(t, used, 0); i < EPT_ENTRIES && !rc;
-	     i = entries_next_used(t, used, i + 1)) {
-		u64 e = t[i];
-		u64 gfn = base + ((u64)i << level_shift(level));
-		rc = fn(arg, level, gfn, e, table);
-		if (!rc && !is_leaf(e, level) && is_table_frame(ept_mfn(e)))
-			rc = walk_table(ept_mfn(e), level - 1, gfn, fn, arg);
-	}
-	frame_unmap(t);
-	return rc;
-}
-
-int p2m_walk(const struct hv_domain *d, p2m_visit_fn fn, void *arg)
-{
-	if (!d->p2m.nr_tables)
-		return 0;
-	return walk_table(d->p2m.root_mfn, EPT_LEVELS, 0, fn, arg);
 }
