@@ -68,7 +68,6 @@ static struct {
 	struct { u16 id; bool fork, unpause; size_t off, len; } dom[KEPT_MAX_DOMS];
 	size_t image_used;
 	u8 image[KEPT_IMAGE_CAP];
-	u8 scratch[KEPT_IMAGE_CAP];
 	u64 bitmap[KEPT_BITMAP_WORDS];
 	u8 prefix[KEPT_PREFIX_CAP];
 } kept;
@@ -116,9 +115,7 @@ static s64 call1(u32 nr, u64 dom)
 
 static bool dom_same(u32 i)
 {
-	size_t len = hv_domain_image(kept.dom[i].id, kept.scratch, sizeof(kept.scratch));
-	return len == kept.dom[i].len &&
-	       !memcmp(kept.scratch, kept.image + kept.dom[i].off, len);
+	return hv_domain_same(kept.dom[i].id, kept.image + kept.dom[i].off, kept.dom[i].len);
 }
 
 /* A set-up domain back to how the set-up left it. A fork is reset to its

@@ -814,7 +814,11 @@ static void reset_test(bool lazy)
 	CHECK(fresh_len > sizeof(struct hv_domain));
 	CHECK_EQ(hv_domain_image((u32)c, fresh, 16), 0); /* too small */
 	CHECK_EQ(hv_domain_image(HV_MAX_DOMAINS - 1, now, sizeof(now)), 0);
+	CHECK(hv_domain_same((u32)c, fresh, fresh_len));
+	CHECK(!hv_domain_same((u32)c, fresh, fresh_len - 1));      /* too short */
+	CHECK(!hv_domain_same(HV_MAX_DOMAINS - 1, fresh, fresh_len));
 	CHECK_EQ(call(HC_DOMAIN_UNPAUSE, (u64)c, 0, 0, 0), 0);
+	CHECK(!hv_domain_same((u32)c, fresh, fresh_len));          /* running */
 	/* Dirty it every way there is. */
 	for (u64 g = 0; g < 20; g++)
 		CHECK(guest_store(c, g, 0xc));
@@ -845,6 +849,7 @@ static void reset_test(bool lazy)
 	size_t dirty_len = hv_domain_image((u32)c, img, big);
 	free(img);
 	CHECK(dirty_len > fresh_len);
+	CHECK(!hv_domain_same((u32)c, fresh, fresh_len));
 	CHECK_EQ(call(HC_RESET, (u64)c, 0, 0, 0), 0);
 	CHECK_INVARIANTS();
 	CHECK_EQ(dom(c)->state, DOM_PAUSED);
@@ -865,6 +870,9 @@ static void reset_test(bool lazy)
 		CHECK_EQ(hv_frames_in_use(), forked);
 		CHECK_EQ(hv_domain_image((u32)c, now, sizeof(now)), fresh_len);
 		CHECK(memcmp(now, fresh, fresh_len) == 0);
+		CHECK(hv_domain_same((u32)c, fresh, fresh_len));
+		now[fresh_len - 1] ^= 1;  /* the last byte of the last frame */
+		CHECK(!hv_domain_same((u32)c, now, fresh_len));
 	} else
 		CHECK(hv_frames_in_use() <= forked + 8);
 	CHECK(template_view(sib, TAG_P) && template_view(p, TAG_P));

@@ -4,8 +4,11 @@
  * then byte for byte what a fresh fork would be. */
 #include "p2m_impl.h"
 
+/* Written to buf, or (hv_domain_same()) compared with expect as it goes:
+ * full says it went no further, on a buffer too small or a difference. */
 struct image {
 	u8 *buf;
+	const u8 *expect;
 	size_t len, cap;
 	bool full;
 };
@@ -16,7 +19,12 @@ static void put(struct image *im, const void *p, size_t n)
 		im->full = true;
 		return;
 	}
-	hv_memcpy(im->buf + im->len, p, n);
+	if (im->expect && hv_memcmp(im->expect + im->len, p, n)) {
+		im->full = true;
+		return;
+	}
+	if (!im->expect)
+		hv_memcpy(im->buf + im->len, p, n);
 	im->len += n;
 }
 
@@ -67,27 +75,44 @@ static void put_mfn(struct image *im, u64 mfn)
 		put_frame(im, mfn, f);
 }
 
+static void put_domain(struct image *im, const struct hv_domain *d)
+{
+	/* Not its creation number: a domain made again by the same calls is
+	 * the same domain (hv_domain_serial() tells them apart). */
+	static const u8 no_serial[sizeof(d->serial)];
+	size_t at = offsetof(struct hv_domain, serial);
+	put(im, d, at);
+	put(im, no_serial, sizeof(no_serial));
+	put(im, (const u8 *)d + at + sizeof(d->serial), sizeof(*d) - at - sizeof(d->serial));
+	for (u32 i = 0; i < d->nr_vcpus; i++)
+		put_mfn(im, d->vcpu[i].vmcs_mfn);
+	for (u32 i = 0; i < HV_LOG_FRAMES && d->log[i] != INVALID_MFN; i++)
+		put_mfn(im, d->log[i]);
+	if (d->p2m.nr_tables) {
+		struct walk w = { im, d->id };
+		put_mfn(im, d->p2m.root_mfn);
+		p2m_walk(d, visit, &w);
+	}
+}
+
 size_t hv_domain_image(u32 domid, void *buf, size_t cap)
 {
 	const struct hv_domain *d = domain_get(domid);
 	if (!d)
 		return 0;
-	struct image im = { buf, 0, cap, false };
-	put(&im, d, sizeof(*d));
-	/* Not its creation number: a domain made again by the same calls is
-	 * the same domain (hv_domain_serial() tells them apart). */
-	if (!im.full)
-		hv_memset(im.buf + offsetof(struct hv_domain, serial), 0, sizeof(d->serial));
-	for (u32 i = 0; i < d->nr_vcpus; i++)
-		put_mfn(&im, d->vcpu[i].vmcs_mfn);
-	for (u32 i = 0; i < HV_LOG_FRAMES && d->log[i] != INVALID_MFN; i++)
-		put_mfn(&im, d->log[i]);
-	if (d->p2m.nr_tables) {
-		struct walk w = { &im, d->id };
-		put_mfn(&im, d->p2m.root_mfn);
-		p2m_walk(d, visit, &w);
-	}
+	struct image im = { .buf = buf, .cap = cap };
+	put_domain(&im, d);
 	return im.full ? 0 : im.len;
+}
+
+bool hv_domain_same(u32 domid, const void *image, size_t len)
+{
+	const struct hv_domain *d = domain_get(domid);
+	if (!d)
+		return false;
+	struct image im = { .expect = image, .cap = len };
+	put_domain(&im, d);
+	return !im.full && im.len == len;
 }
 
 void hv_domain_serials(u64 out[HV_MAX_DOMAINS])

@@ -46,6 +46,9 @@ u64 hv_domain_serial(u32 domid);
  * invariant checker's business, not the image's.) Returns the length, or 0 if
  * there is no such domain or it does not fit in cap bytes. */
 size_t hv_domain_image(u32 domid, void *buf, size_t cap);
+/* Would hv_domain_image() give exactly these len bytes? Compared in place,
+ * stopping at the first difference: no copy made. */
+bool hv_domain_same(u32 domid, const void *image, size_t len);
 /* What a domain is, for tools that keep domains across runs: a template
  * (frozen: nothing but FORK and DESTROY reaches it) and/or a fork (HC_RESET
  * takes it back to its template's state); 0 if no such domain. */
