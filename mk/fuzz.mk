@@ -61,8 +61,11 @@ FZ_PLAIN_lf := -fno-sanitize=fuzzer-no-link
 # and frame-table scans), and the loops over whole tables and pages (fork
 # and share of a p2m, the merge scanner's hash and compare): coverage
 # counters, but no comparison tracing, which would call into libFuzzer at
-# every entry or word (512 calls to hash one page).
-FZ_NOCMP := hv/core/p2m.c hv/core/frame.c hv/arch/sim/vmcs.c hv/core/p2m_share.c hv/core/merge.c
+# every entry or word (512 calls to hash one page). Likewise the console's
+# loop over each byte written, and vCPU creation and reset, which write
+# some 50 VMCS fields, each write testing whether it is being recorded.
+FZ_NOCMP := hv/core/p2m.c hv/core/frame.c hv/arch/sim/vmcs.c hv/core/p2m_share.c hv/core/merge.c \
+	hv/core/console.c hv/core/vcpu.c
 FZ_NOCMP_lf := -fno-sanitize-coverage=trace-cmp
 
 # $(1): build name. Objects under build/fuzz/$(1)/obj, one archive, one

@@ -36,7 +36,7 @@ group() {
 			(100 * hit / all >= 85 ? "" : "  (target 85%)") }' "$tmp/cov"
 }
 echo "== areas"
-group "exit handlers (exit*.c)" $(ls hv/core/exit*.c)
+group "exit handlers (exit*.c, console.c)" $(ls hv/core/exit*.c) hv/core/console.c
 group "p2m / EPT (p2m*.c, exit_ept.c)" $(ls hv/core/p2m*.c) hv/core/exit_ept.c
 group "sharing / fork (fork, merge, share)" hv/core/fork.c hv/core/merge.c hv/core/p2m_share.c
 group "all of hv/" $(awk '{print $1}' "$tmp/cov")
