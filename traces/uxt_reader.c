@@ -260,7 +260,7 @@ int uxt_next(struct uxt_reader *r, struct uxt_event *ev)
 		if (read_frame(r, ev))
 			return read_fail(r);
 		long n = uxt_decode_prefix(ev, ev->body, ev->body_len, ev->offset,
-					   r->lenient ? NULL : r->err);
+					   r->lenient || r->quiet ? NULL : r->err);
 		if (n >= 0) {
 			ev->items = ev->body + n;
 			ev->items_len = ev->body_len - (u32)n;

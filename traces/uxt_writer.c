@@ -250,11 +250,8 @@ int uxt_writer_close(struct uxt_writer *w)
 	w->mem = NULL;
 	if (w->failed)
 		return -1;
-	/* Closed: further writes must fail, not touch the file or buffer.
-	 * (A fixed message: every fuzzed input closes a writer.) */
-	static const char closed[] = "trace writer is closed";
-	_Static_assert(sizeof(closed) <= UXT_ERR_LEN, "fits");
+	/* Closed: further writes must fail, not touch the file or buffer. */
 	w->failed = true;
-	memcpy(w->err, closed, sizeof(closed));
+	uxt_errf(w->err, w->len, "trace writer is closed");
 	return 0;
 }

@@ -798,6 +798,18 @@ TEST(trace_quiet_reader_fails_without_messages)
 	CHECK(strstr(err, "truncated event body") && strstr(item_err, "truncated item header"));
 	CHECK_EQ(read_to_end(t.b, t.n, true, err, item_err), -2 + 1);
 	CHECK(!err[0] && !item_err[0]);
+	/* Strict too, where an event's prefix is what is wrong. */
+	struct uxt_reader r;
+	struct uxt_event ev;
+	file_header(&t, 1);
+	event_header(&t, 0x77, 0, 0, 0);
+	for (int quiet = 0; quiet < 2; quiet++) {
+		CHECK(uxt_open(&r, t.b, t.n, false) == 0);
+		if (quiet)
+			uxt_quiet(&r);
+		CHECK_EQ(uxt_next(&r, &ev), -1);
+		CHECK(quiet ? !r.err[0] : strstr(r.err, "unknown event kind") != NULL);
+	}
 }
 
 /* Deterministic xorshift64*: the same inputs on every run and machine. */

@@ -15,6 +15,10 @@ struct merge_slot {
 	u16 dom;
 	u16 pad[3];
 };
+/* The slots' live bits fill at most the block's second page (the slot
+ * count is the block less two pages, rounded down to a power of two). */
+_Static_assert(((PAGE_SIZE << MERGE_ORDER) - 2 * PAGE_SIZE) / sizeof(struct merge_slot) < 2 * PAGE_SIZE * 8,
+	       "the live bits of the slots fit a page");
 
 struct merge_state {
 	u64 mfn;                   /* first frame of the block holding all this */
@@ -199,7 +203,6 @@ static struct merge_state *merge_get(void)
 	/* round down to a power of two for masking */
 	while (m->nr_slots & (m->nr_slots - 1))
 		m->nr_slots &= m->nr_slots - 1;
-	HV_ASSERT(m->nr_slots <= PAGE_SIZE * 8);
 	u64 zero[WORDS];
 	hv_memset(zero, 0, sizeof(zero));
 	m->zero_hash = page_hash(zero);
