@@ -19,9 +19,10 @@
  * running: a fuzz target's per-input domain, cheaper to reset than to
  * destroy and fork again), each set-up domain but the templates is
  * compared byte for byte with its image after the set-up
- * (hv_domain_image()), and the whole with the snapshot: the same domains,
- * the same frames held, the very same bitmap. Templates are frozen (only
- * FORK and DESTROY reach them, and either shows there). When the call
+ * (hv_domain_image(); hv_domain_same() compares in place), and the whole
+ * with the snapshot: the same domains, the same frames held, the very
+ * same bitmap. Templates are frozen (only FORK and DESTROY reach them,
+ * and either shows there). When the call
  * changed what the set-up made, it is made again at once, so that the
  * next call finds it (and each call's coverage is its own): only the
  * forks, by running the set-up's last events again (base_events), when
