@@ -222,6 +222,35 @@ TEST(invariant_domain_counters)
 	CHECK_INVARIANTS();
 }
 
+/* Fork relations: children counts, templates frozen, zombies only for
+ * their forks, parents templates. */
+TEST(invariant_family)
+{
+	CHECK(setup() == 0);
+	s64 c = domain_fork(D, true);
+	CHECK(c > 0);
+	struct hv_domain *k = domain_get((u32)c);
+	CHECK(k && D->is_template && D->children == 1);
+	CHECK_INVARIANTS();
+	D->children = 2;
+	CHECK(caught("children is 2 but 1", NULL));
+	D->children = 1;
+	D->state = DOM_RUNNING;
+	CHECK(caught("template in state", NULL));
+	D->state = DOM_ZOMBIE;
+	CHECK_INVARIANTS(); /* a zombie with a fork is what a zombie is */
+	k->parent = HV_NO_PARENT;
+	D->children = 0;
+	CHECK(caught("zombie without children", NULL));
+	k->parent = D->id;
+	D->children = 1;
+	D->state = DOM_PAUSED;
+	D->is_template = false;
+	CHECK(caught("is not a template", NULL));
+	D->is_template = true;
+	CHECK_INVARIANTS();
+}
+
 TEST(invariant_frame_owners)
 {
 	CHECK(setup() == 0);

@@ -14,6 +14,7 @@
 
 struct audit {
 	const struct hv_domain *d; /* the domain being walked */
+	u32 kids[HV_MAX_DOMAINS];  /* live forks of each domain, counted once */
 	u64 tables, ram;           /* tables and 4 KiB leaf frames reached */
 	char *msg;
 	u32 msglen;
@@ -142,11 +143,7 @@ static int visit(void *arg, unsigned level, u64 gfn, u64 e, u64 table_mfn)
 static int audit_family(struct audit *a)
 {
 	const struct hv_domain *d = a->d;
-	u32 kids = 0;
-	for (u32 i = 0; i < HV_MAX_DOMAINS; i++)
-		if (hv.dom[i].state != DOM_FREE && hv.dom[i].parent == d->id &&
-		    hv.dom[i].id == i)
-			kids++;
+	u32 kids = a->kids[d->id];
 	if (kids != d->children)
 		return FAIL(a, "d%u: children is %u but %u domains fork from it",
 			    d->id, d->children, kids);
@@ -311,6 +308,11 @@ int check_invariants(char *msg, u32 msglen, bool full)
 		for (u64 i = 0; i < hv.nr_frames; i++)
 			hv.frames[i].check = 0;
 	hv.check_dirty = true; /* until pass 2 has gone all the way */
+	for (u32 i = 0; i < HV_MAX_DOMAINS; i++) {
+		const struct hv_domain *d = &hv.dom[i];
+		if (d->state != DOM_FREE && d->id == i && d->parent < HV_MAX_DOMAINS)
+			a.kids[d->parent]++;
+	}
 	for (u32 i = 0; i < HV_MAX_DOMAINS; i++) {
 		if (hv.dom[i].state == DOM_FREE)
 			continue;
