@@ -1,4 +1,4 @@
-# Fuzzing (fuzz/README.md): the targets built four ways, and the drivers.
+# Fuzzing (fuzz/README.md): the targets built five ways, and the drivers.
 #   make fuzz [ENGINE=libfuzzer|afl] [TARGET=exits|memory|hypercalls|trace|decode|all] [SECONDS=60] [JOBS=1]
 #   make fuzz-build      every target for every engine
 #   make coverage        the corpora through a gcov build; line coverage of hv/
@@ -7,6 +7,7 @@
 #   afl   AFL++ persistent mode, shared-memory test cases, ASan + UBSan
 #   repro standalone reproducer (ASan + UBSan): <target> [-o crash.uxt] FILES
 #   cov   standalone, gcc --coverage, for `make coverage`
+#   plain standalone, no sanitizers: instructions per input (make bench)
 
 FUZZ_TARGETS := exits memory hypercalls trace decode
 ENGINE ?= libfuzzer
@@ -37,7 +38,13 @@ FZ_CC_cov := gcc
 FZ_OPT_cov := -O0 -g --coverage
 FZ_LD_cov := --coverage
 FZ_DRV_cov :=
-FZ_BUILDS := lf afl repro cov
+# plain: the reproducer without sanitizers or coverage, for make bench's
+# instruction counts under callgrind (DWARF 4: valgrind's reader).
+FZ_CC_plain := clang
+FZ_OPT_plain := -O2 -gdwarf-4
+FZ_LD_plain :=
+FZ_DRV_plain :=
+FZ_BUILDS := lf afl repro cov plain
 
 FZ_LIBS_decode := -lcapstone
 
@@ -96,6 +103,7 @@ FZ_ALL_lf := $(FUZZ_TARGETS:%=$(FZ)/lf/%)
 FZ_ALL_afl := $(FUZZ_TARGETS:%=$(FZ)/afl/%)
 FZ_ALL_repro := $(FUZZ_TARGETS:%=$(FZ)/repro/%)
 FZ_ALL_cov := $(FUZZ_TARGETS:%=$(FZ)/cov/%)
+FZ_ALL_plain := $(FUZZ_TARGETS:%=$(FZ)/plain/%)
 
 .PHONY: fuzz fuzz-build fuzz-seeds coverage
 .PRECIOUS: $(FZ)/%.o $(FZ)/%/libfz.a

@@ -3,11 +3,12 @@
 # under libFuzzer and AFL++ (persistent mode, shared-memory test cases),
 # from the generated seeds, BENCH_FUZZ_SECONDS (default 10) each, printed
 # beside AFL++'s rate on an empty target measured around it (the ceiling
-# of this machine's process and signal costs).
+# of this machine's process and signal costs); then the instructions each
+# target spends per input, counted by callgrind (the same on any machine).
 set -eu
 cd "$(dirname "$0")/.."
 S=${BENCH_FUZZ_SECONDS:-10}
-make -s fuzz-seeds $(for t in exits memory hypercalls trace decode; do echo build/fuzz/lf/$t build/fuzz/afl/$t; done)
+make -s fuzz-seeds $(for t in exits memory hypercalls trace decode; do echo build/fuzz/lf/$t build/fuzz/afl/$t build/fuzz/plain/$t; done)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 export AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1 AFL_QUIET=1
@@ -58,3 +59,27 @@ export FUZZ_MAX_EVENTS=16
 row "exits<=16" exits
 unset FUZZ_MAX_EVENTS
 echo "  target: exits >= 50,000/s under libFuzzer for inputs of up to 16 exits"
+
+# Rates on a busy machine move; instruction counts do not. Each target's
+# plain build (no sanitizers, no coverage) runs the first BENCH_FUZZ_INPUTS
+# inputs of its committed corpus on the kept core, as a fuzzer would, under
+# callgrind, counting inside LLVMFuzzerTestOneInput only: the figure to
+# compare from one change to the next. The checker's share is the
+# invariant checks (after every event, and the full one after each input).
+NI=${BENCH_FUZZ_INPUTS:-300}
+echo "== instructions per input (callgrind; plain -O2 build; the first $NI inputs of each committed corpus, kept core)"
+printf "  %-11s %14s %10s\n" target "insns/input" "checker"
+for t in exits memory hypercalls trace decode; do
+	rm -rf "$tmp/ci" && mkdir -p "$tmp/ci"
+	ls fuzz/corpus/$t | sort | head -n "$NI" | while read -r f; do cp "fuzz/corpus/$t/$f" "$tmp/ci/"; done
+	n=$(ls "$tmp/ci" | wc -l)
+	valgrind --tool=callgrind --toggle-collect=LLVMFuzzerTestOneInput \
+		--callgrind-out-file="$tmp/ci.out" build/fuzz/plain/$t "$tmp/ci" >/dev/null 2>"$tmp/ci.err" || {
+		echo "  $t: callgrind failed:"; sed 's/^/    /' "$tmp/ci.err" | tail -5; continue; }
+	total=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$tmp/ci.err")
+	checker=$(callgrind_annotate --inclusive=yes "$tmp/ci.out" 2>/dev/null |
+		awk '/:hv_check_invariants(_fast)? \[/ { gsub(",", "", $1); c += $1 } END { print c + 0 }')
+	awk -v t="$t" -v a="$total" -v c="$checker" -v n="$n" 'BEGIN {
+		printf "  %-11s %14.0f %9.0f%%\n", t, n ? a / n : 0, a ? 100 * c / a : 0 }'
+done
+echo "  (memset counts each byte it stores: page zeroing weighs more here than in time)"
