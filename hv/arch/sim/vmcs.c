@@ -37,44 +37,33 @@ void arch_vmcs_load(struct hv_vcpu *v)
 	current_vmcs = hv_vcpu_vmcs_va(v);
 }
 
-/* Runs of consecutive state fields (by index), worked out on first use:
- * every fork and fork reset copies them, a run at a time. */
-struct field_run {
-	u16 first, n;
-};
-
-static unsigned state_runs(const struct field_run **out)
-{
-	static const bool state[VMCS_NR_FIELDS] = {
+/* Which fields a fork copies, by index. */
+static const bool state_field[VMCS_NR_FIELDS] = {
 #define X(name, enc) VMCS_IS_VCPU_STATE(enc),
 #include "hv/tables/vmcs_fields.def"
 #undef X
-	};
-	static struct field_run runs[VMCS_NR_FIELDS];
-	static unsigned nr_runs;
-	if (!nr_runs) {
-		for (unsigned i = 0; i < VMCS_NR_FIELDS; i++) {
-			if (!state[i])
-				continue;
-			if (nr_runs && runs[nr_runs - 1].first + runs[nr_runs - 1].n == i)
-				runs[nr_runs - 1].n++;
-			else
-				runs[nr_runs++] = (struct field_run){ (u16)i, 1 };
-		}
-	}
-	*out = runs;
-	return nr_runs;
-}
+};
 
 void arch_vmcs_copy_state(struct hv_vcpu *dst, struct hv_vcpu *src)
 {
-	/* Both arrays hold values already cut to their field's width. */
+	/* Both arrays hold values already cut to their field's width. Every
+	 * fork and fork reset runs this: a copy per run of consecutive state
+	 * fields (the table has 7), found as it goes (a list made on first
+	 * use would make the first fork of a process run other code than the
+	 * later ones, which AFL++ counts as instability). */
 	const u64 *from = hv_vcpu_vmcs_va(src);
 	u64 *to = hv_vcpu_vmcs_va(dst);
-	const struct field_run *runs;
-	unsigned nr = state_runs(&runs);
-	for (unsigned r = 0; r < nr; r++)
-		hv_memcpy(to + runs[r].first, from + runs[r].first, runs[r].n * sizeof(*to));
+	for (unsigned i = 0; i < VMCS_NR_FIELDS;) {
+		if (!state_field[i]) {
+			i++;
+			continue;
+		}
+		unsigned end = i + 1;
+		while (end < VMCS_NR_FIELDS && state_field[end])
+			end++;
+		hv_memcpy(to + i, from + i, (end - i) * sizeof(*to));
+		i = end;
+	}
 	current_vmcs = to;
 }
 
