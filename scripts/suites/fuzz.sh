@@ -5,6 +5,10 @@
 # about 5 + 8 seconds per target (FUZZ_SMOKE_SECONDS to change).
 FZB=build/fuzz
 FZS=${FUZZ_SMOKE_SECONDS:-5}
+# AFL++'s stability from its fuzzer_stats; true if at least 99%, what the
+# issue asks (an input takes the same path each time it runs).
+afl_stability() { sed -n 's/^stability *: *\([0-9.]*\)%.*/\1/p' "$1" 2>/dev/null; }
+afl_stable() { awk -v s="$(afl_stability "$1")" 'BEGIN { exit !(s != "" && s + 0 >= 99) }'; }
 for t in exits memory hypercalls trace decode; do
 	if [ ! -x "$FZB/lf/$t" ] || [ ! -x "$FZB/afl/$t" ] || [ ! -d "$FZB/seeds/$t" ]; then
 		bad "fuzz $t: not built (make fuzz-build fuzz-seeds)"
@@ -27,8 +31,10 @@ for t in exits memory hypercalls trace decode; do
 	rc=$?
 	st="$tmp/fz/afl/default/fuzzer_stats"
 	crashes=$(sed -n 's/^saved_crashes *: *//p' "$st" 2>/dev/null)
-	if [ "$rc" -eq 0 ] && [ "$crashes" = 0 ]; then
-		ok "fuzz $t: AFL++ ${FZS}s, no finding ($(sed -n 's/^execs_per_sec *: *//p' "$st") execs/s, stability $(sed -n 's/^stability *: *//p' "$st"))"
+	if [ "$rc" -eq 0 ] && [ "$crashes" = 0 ] && afl_stable "$st"; then
+		ok "fuzz $t: AFL++ ${FZS}s, no finding ($(sed -n 's/^execs_per_sec *: *//p' "$st") execs/s, stability $(afl_stability "$st")%)"
+	elif [ "$rc" -eq 0 ] && [ "$crashes" = 0 ]; then
+		bad "fuzz $t: AFL++ stability $(afl_stability "$st")% is below 99%: an input does not take the same path each time"
 	else
 		bad "fuzz $t: AFL++ finding or failure (exit $rc, crashes ${crashes:-?})"
 		tail -n 5 "$tmp/fz/afl.log" | sed 's/^/    /'
@@ -82,6 +88,14 @@ else
 fi
 expect_msg "fuzz: the determinism check fails when runs differ (FUZZ_DET_SELFTEST)" 4 "NOT DETERMINISTIC" \
 	env FUZZ_DET_SELFTEST=1 "$FZB/repro/exits" -d "$FZB/seeds/exits"
+printf 'stability         : 98.75%%\n' >"$tmp/st-low"
+printf 'stability         : 99.44%%\n' >"$tmp/st-ok"
+printf 'execs_done        : 1\n' >"$tmp/st-none"
+if afl_stable "$tmp/st-ok" && ! afl_stable "$tmp/st-low" && ! afl_stable "$tmp/st-none"; then
+	ok "fuzz: AFL++ stability under 99% (or none reported) fails the smoke run"
+else
+	bad "fuzz: the AFL++ stability check passes 98.75% or no figure, or fails 99.44%"
+fi
 expect_msg "fuzz: a bad FUZZ_MAX_EVENTS is refused" 2 "FUZZ_MAX_EVENTS must be" \
 	env FUZZ_MAX_EVENTS=0 "$FZB/repro/exits" "$FZB/seeds/exits"
 expect "fuzz: FUZZ_MAX_EVENTS=2 caps every input at 2 events" 0 sh -c \
