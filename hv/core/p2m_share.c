@@ -71,7 +71,7 @@ static u32 clone_pt(struct hv_domain *c, u64 *d, const u64 *s, u32 used)
 	struct hv_frame *ft = hv.frames;
 	u64 first = hv.first_mfn, n = 0;
 	u32 out = 0;
-	for (unsigned g = 0; g < 32; g++) {
+	for (unsigned g = 0; g < EPT_ENTRIES / USED_GROUP; g++) {
 		unsigned i = g * USED_GROUP, end = i + USED_GROUP;
 		if (!(used & (1u << g))) {
 			hv_memset(d + i, 0, USED_GROUP * sizeof(*d));
