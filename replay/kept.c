@@ -22,12 +22,12 @@
  * (hv_domain_image(); hv_domain_same() compares in place), and the whole
  * with the snapshot: the same domains, the same frames held, the very
  * same bitmap. Templates are frozen (only FORK and DESTROY reach them,
- * and either shows there). When the call
- * changed what the set-up made, it is made again at once, so that the
- * next call finds it (and each call's coverage is its own): only the
- * forks, by running the set-up's last events again (base_events), when
- * the call forked or destroyed one; else the whole set-up, on the core
- * brought back to started (or stopped and started again). A set-up that
+ * and either shows there). When the call changed what the set-up made,
+ * it is made again at once, so that the next call finds it (and each
+ * call's coverage is its own): only the forks, by running the set-up's
+ * last events again (base_events), when the call forked or destroyed
+ * one; else the whole set-up, on the core brought back to started (or
+ * stopped and started again). A set-up that
  * cannot be kept (an image too large, a fork a reset does not bring back)
  * is not: each call then runs it. */
 #include <string.h>

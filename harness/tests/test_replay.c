@@ -179,7 +179,6 @@ TEST(kept_core_resumes_after_setup)
 	free(other);
 }
 
-/* A trace cut anywhere is unusable (2) with an offset, never a crash. */
 /* A trace of host calls: set-up events a, then the call's own events b. */
 static size_t hc_trace(u8 *buf, size_t cap, const u64 (*a)[5], unsigned na,
 		       const u64 (*b)[5], unsigned nb)
@@ -308,6 +307,7 @@ TEST(kept_core_checks_or_refuses_other_setups)
 	kept_calls(&t, calls, ARRAY_SIZE(calls));
 }
 
+/* A trace cut anywhere is unusable (2) with an offset, never a crash. */
 TEST(replay_truncated_everywhere)
 {
 	struct replay_result res;

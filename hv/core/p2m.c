@@ -102,7 +102,7 @@ unsigned table_next_used(u64 table, unsigned idx)
 u32 table_used_bits(const u64 *t)
 {
 	u32 used = 0;
-	for (unsigned g = 0; g < 32; g++)
+	for (unsigned g = 0; g < USED_GROUPS; g++)
 		if (!group_empty(t, g * USED_GROUP))
 			used |= 1u << g;
 	return used;

@@ -62,15 +62,16 @@ void slot_write(struct slot *s, u64 e);
 /* Descend towards gfn's entry at level stop, stopping early at an empty
  * entry or a leaf. */
 void descend(const struct hv_domain *d, u64 gfn, unsigned stop, struct slot *s);
-/* Entries per bit of a table's hv_frame.used. */
-#define USED_GROUP (EPT_ENTRIES / 32)
+/* A table's hv_frame.used: a bit per group of USED_GROUP entries. */
+#define USED_GROUPS 32
+#define USED_GROUP (EPT_ENTRIES / USED_GROUPS)
 /* The first entry in use in table at or after idx, or EPT_ENTRIES: only
  * the groups its used bits name are read. */
 unsigned table_next_used(u64 table, unsigned idx);
 /* The same in a table already mapped at t, whose used bits are used.
  * Tables are mostly empty, and the invariant checker walks every table
- * after every fuzzed event: only the groups the used bits name are read.
- * (Inline, so that the checker's copy is not coverage the fuzzers see.) */
+ * after every fuzzed event. (Inline, so that the checker's copy is not
+ * coverage the fuzzers see.) */
 static inline unsigned entries_next_used(const u64 *t, u32 used, unsigned idx)
 {
 	while (idx < EPT_ENTRIES) {

@@ -29,7 +29,7 @@ static void share_leaf(struct hv_domain *d, u64 *entry, unsigned level)
 static void share_table(struct hv_domain *d, u64 table, unsigned level)
 {
 	u64 *t = frame_map(table);
-	u32 used = frame_get(table)->used;
+	u32 used = table_used(table);
 	for (unsigned i = entries_next_used(t, used, 0); i < EPT_ENTRIES;
 	     i = entries_next_used(t, used, i + 1)) {
 		if (is_leaf(t[i], level))
@@ -71,7 +71,7 @@ static u32 clone_pt(struct hv_domain *c, u64 *d, const u64 *s, u32 used)
 	struct hv_frame *ft = hv.frames;
 	u64 first = hv.first_mfn, n = 0;
 	u32 out = 0;
-	for (unsigned g = 0; g < EPT_ENTRIES / USED_GROUP; g++) {
+	for (unsigned g = 0; g < USED_GROUPS; g++) {
 		unsigned i = g * USED_GROUP, end = i + USED_GROUP;
 		if (!(used & (1u << g))) {
 			hv_memset(d + i, 0, USED_GROUP * sizeof(*d));
@@ -95,7 +95,7 @@ static int clone_table(struct hv_domain *c, u64 dst, u64 src, unsigned level)
 {
 	const u64 *s = frame_map(src);
 	u64 *d = frame_map(dst);
-	u32 used = frame_get(src)->used;
+	u32 used = table_used(src);
 	int rc = 0;
 	if (level == 1) {
 		frame_get(dst)->used = clone_pt(c, d, s, used);

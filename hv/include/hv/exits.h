@@ -78,12 +78,14 @@ static inline int vmcs_field_index(u32 enc)
 /* Is a VMCS field part of a vCPU's state, what a fork copies from its
  * parent (and a reset copies again)? Guest state and the controls that go
  * with it; not the fields that name the domain itself (VPID, EPT pointer,
- * link pointer), nor those the CPU writes on exit, nor host state. */
+ * link pointer, a guest-state field), nor those the CPU writes on exit,
+ * nor host state. The type is bits 11:10 of the encoding: 0 control,
+ * 1 exit info, 2 guest, 3 host. A macro too, for tables built at compile
+ * time. */
 #define VMCS_IS_VCPU_STATE(enc)                                                \
 	((enc) != VMCS_VPID && (enc) != VMCS_EPT_POINTER &&                    \
-	 (enc) != VMCS_VMCS_LINK_POINTER /* (a guest-state field) */ &&         \
+	 (enc) != VMCS_VMCS_LINK_POINTER &&                                    \
 	 ((((enc) >> 10) & 3) == 0 || (((enc) >> 10) & 3) == 2))
-	/* type, bits 11:10: 0 control, 1 exit info, 2 guest, 3 host */
 static inline bool vmcs_field_is_vcpu_state(u32 enc)
 {
 	return VMCS_IS_VCPU_STATE(enc);
