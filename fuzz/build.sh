@@ -1,10 +1,16 @@
 #!/bin/bash -eu
 # OSS-Fuzz / ClusterFuzzLite build script. Honours $CC $CFLAGS
-# $LIB_FUZZING_ENGINE $OUT (and $SRC, $WORK when set, as OSS-Fuzz does);
+# $LIB_FUZZING_ENGINE $OUT (and $CXX, $WORK when set, as OSS-Fuzz does);
 # writes to $OUT, per target: <target>, <target>.dict, <target>.options,
-# <target>_seed_corpus.zip. Run by hand:
+# <target>_seed_corpus.zip. It finds the sources from its own path, so
+# OSS-Fuzz's $SRC is not needed. Run by hand:
 #   CC=clang CFLAGS="-O1 -fsanitize=address,undefined,fuzzer-no-link" \
 #   LIB_FUZZING_ENGINE=-fsanitize=fuzzer OUT=/tmp/out fuzz/build.sh
+# (sh fuzz/build.sh too: it stops at the first failing step either way.)
+set -eu
+# A relative $OUT or $WORK is the caller's, not the repository's.
+case ${OUT:-} in ''|/*) ;; *) OUT=$PWD/$OUT ;; esac
+case ${WORK:-} in ''|/*) ;; *) WORK=$PWD/$WORK ;; esac
 cd "$(dirname "$0")/.."
 : "${CC:=clang}" "${CFLAGS:=-O1 -g -fsanitize=address,undefined,fuzzer-no-link}"
 : "${LIB_FUZZING_ENGINE:=-fsanitize=fuzzer}" "${OUT:=build/fuzz/oss}"

@@ -11,7 +11,9 @@
  *   it would under a fuzzer, unless -k: then it goes on and exits 3.
  *   -o writes the trace that was run (hypervisor targets): truncated after
  *   the failing event, it is a trace uxen-replay reproduces (exit 3, same
- *   message).
+ *   message). With several inputs it is the first failing one's: the run
+ *   stops there (the last input's trace if none fails). The targets whose
+ *   inputs are not traces (trace, decode) refuse -o (exit 2).
  *   -d checks determinism: every input runs in turn on the kept core, as
  *   under a fuzzer (each after the others, so that what one input leaves
  *   behind would show in the next), then each on a fresh core; the outputs
@@ -106,6 +108,8 @@ static void det_record(const char *path)
 	det.pos++;
 }
 
+static bool stop_early; /* -o: a finding's trace was written */
+
 static int run_file(const char *path)
 {
 	FILE *f = fopen(path, "rb");
@@ -122,22 +126,33 @@ static int run_file(const char *path)
 	int rc = LLVMFuzzerTestOneInput(copy, n);
 	free(copy);
 	det_record(path);
+	/* -o -k: the first finding's trace is the one to keep; a later
+	 * input would write over it. */
+	if (fz_wrote_trace && fz_last_status == 3)
+		stop_early = true;
 	return rc;
 }
 
 static int run_path(const char *path, int *files)
 {
+	if (stop_early)
+		return 0;
 	struct stat sb;
 	if (stat(path, &sb)) {
 		perror(path);
 		return 2;
 	}
 	if (!S_ISDIR(sb.st_mode)) {
-		(*files)++;
+		if (!det.second)
+			(*files)++;
 		return run_file(path);
 	}
 	struct dirent **names;
 	int n = scandir(path, &names, NULL, alphasort), worst = 0;
+	if (n < 0) {
+		perror(path);
+		return 2;
+	}
 	for (int i = 0; i < n; i++) {
 		char sub[4096];
 		if (names[i]->d_name[0] != '.') {
@@ -156,9 +171,10 @@ static int run_path(const char *path, int *files)
 int main(int argc, char **argv)
 {
 	int opt, files = 0, worst = 0;
+	const char *out = NULL;
 	while ((opt = getopt(argc, argv, "o:kd")) != -1) {
 		switch (opt) {
-		case 'o': fz_set_output(optarg); break;
+		case 'o': out = optarg; fz_set_output(optarg); break;
 		case 'k': fz_set_no_abort(true); break;
 		case 'd': det.on = true; break;
 		default:
@@ -172,14 +188,21 @@ int main(int argc, char **argv)
 	}
 	if (det.on)
 		fz_set_fresh(false);
-	/* -o: stop at the first finding; report it as uxen-replay would. */
-	if (optind < argc)
-		input = malloc(FZ_MAX_INPUT);
-	for (int i = optind; i < argc; i++) {
+	input = malloc(FZ_MAX_INPUT);
+	if (!input) {
+		fprintf(stderr, "out of memory\n");
+		return 2;
+	}
+	for (int i = optind; i < argc && !stop_early; i++) {
 		int rc = run_path(argv[i], &files);
 		worst = rc > worst ? rc : worst;
 		if (fz_last_status > worst)
 			worst = fz_last_status;
+	}
+	if (out && !fz_wrote_trace) {
+		fprintf(stderr, "%s: -o: no trace written: this target's inputs are not "
+			"hypervisor traces (trace, decode), or no input was one\n", argv[0]);
+		return worst > 2 ? worst : 2;
 	}
 	if (det.on) {
 		det.second = true;

@@ -12,6 +12,7 @@ static u8 trace_buf[FZ_TRACE_CAP];
 static const char *out_path;
 static bool no_abort, fresh, want_digest;
 int fz_last_status; /* worst status of a run (reproducer mode) */
+bool fz_wrote_trace; /* -o: a trace was written */
 u64 fz_last_digest;
 
 void fz_set_fresh(bool on) { fresh = on; want_digest = true; }
@@ -281,6 +282,7 @@ static void write_trace(const u8 *buf, size_t len)
 	}
 	fprintf(stderr, "fuzz: wrote %s (%zu bytes); reproduce: uxen-replay %s\n",
 		out_path, len, out_path);
+	fz_wrote_trace = true;
 }
 
 /* FUZZ_VERBOSE=1: say how far each input got (seed and corpus triage). */
@@ -323,6 +325,13 @@ int fz_run(struct fz *f, const char *target)
 		selftest = getenv("FUZZ_DET_SELFTEST") != NULL;
 	if (selftest)
 		fz_last_digest += ++runs;
+	/* What the fuzzer saw (FUZZ_VERBOSE says it, also with -o, so that a
+	 * test can hold uxen-replay's status against it). */
+	if (verbose())
+		fprintf(stderr, "fuzz %s: status %d after %llu events (%llu exits, %llu skipped)%s%s\n",
+			target, rc, (unsigned long long)res.st.events,
+			(unsigned long long)(res.st.exits - res.st.skipped),
+			(unsigned long long)res.st.skipped, rc ? ": " : "", rc ? res.msg : "");
 	if (out_path) {
 		/* Reproducer mode: write the trace that ran, and report what it
 		 * does run standalone, as uxen-replay runs it (fresh core,
@@ -339,11 +348,6 @@ int fz_run(struct fz *f, const char *target)
 			fprintf(stderr, "fuzz %s: NOT DETERMINISTIC: status %d in the fuzzer, %d standalone\n",
 				target, was, rc);
 	}
-	if (verbose())
-		fprintf(stderr, "fuzz %s: status %d after %llu events (%llu exits, %llu skipped)%s%s\n",
-			target, rc, (unsigned long long)res.st.events,
-			(unsigned long long)(res.st.exits - res.st.skipped),
-			(unsigned long long)res.st.skipped, rc ? ": " : "", rc ? res.msg : "");
 	if (rc == REPLAY_HV_FAILED) {
 		fprintf(stderr, "fuzz %s: hypervisor failure: %s\n", target, res.msg);
 		if (!no_abort)

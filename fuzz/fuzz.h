@@ -99,6 +99,7 @@ extern u64 fz_last_digest;
 void fz_set_no_abort(bool on);
 bool fz_no_abort(void);
 extern int fz_last_status;
+extern bool fz_wrote_trace; /* -o: a trace was written */
 
 /* Little input reader: every byte string is a valid program. */
 struct fz_in {

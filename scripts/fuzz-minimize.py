@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Shrink a failing trace to a minimal one that fails the same way.
 
-    fuzz-minimize.py [--replay build/rel/uxen-replay] IN.uxt OUT.uxt
+    fuzz-minimize.py [--replay UXEN-REPLAY] IN.uxt OUT.uxt
 
 IN must make uxen-replay (run with --check-every 1) exit 3, "the
 hypervisor itself failed". Delta debugging (ddmin) over the events, then
@@ -36,8 +36,11 @@ def failure(replay, data, tmp):
     path = os.path.join(tmp, "t.uxt")
     with open(path, "wb") as f:
         f.write(data)
-    p = subprocess.run([replay, "-q", "--check-every", "1", path],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
+    try:
+        p = subprocess.run([replay, "-q", "--check-every", "1", path],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
+    except subprocess.TimeoutExpired:
+        return None  # a hang is not the failure being minimized
     if p.returncode != 3:
         return None
     msg = p.stderr.decode("utf-8", "replace").strip().splitlines()[-1]
@@ -74,13 +77,36 @@ def ddmin(items, test):
     return items
 
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def fail(msg):
+    sys.stderr.write("fuzz-minimize: %s\n" % msg)
+    return 2
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--replay", default="build/rel/uxen-replay")
+    ap.add_argument("--replay", default=os.path.join(REPO, "build/rel/uxen-replay"),
+                    help="the uxen-replay to run (default: the repository's release build)")
     ap.add_argument("input")
     ap.add_argument("output")
     a = ap.parse_args()
-    tr = uxtrace.read_trace(a.input)
+    # Everything that can be wrong with the arguments, before minutes of
+    # minimizing: a missing replay tool, an unreadable or non-trace input,
+    # an output that cannot be written.
+    if not (os.path.isfile(a.replay) and os.access(a.replay, os.X_OK)):
+        return fail("%s is not an executable (build it: make, or name one with --replay)"
+                    % a.replay)
+    try:
+        tr = uxtrace.read_trace(a.input)
+    except OSError as e:
+        return fail("cannot read %s: %s" % (a.input, e.strerror or e))
+    except uxtrace.TraceError as e:
+        return fail("%s is not a valid trace: %s" % (a.input, e))
+    out_dir = os.path.dirname(os.path.abspath(a.output))
+    if os.path.isdir(a.output) or not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK):
+        return fail("cannot write %s" % a.output)
     with tempfile.TemporaryDirectory() as tmp:
         want = failure(a.replay, pack(tr.header, tr.events), tmp)
         if want is None:
@@ -108,8 +134,11 @@ def main():
                 events[k] = uxtrace.Event(ev.kind, ev.flags, ev.arg, ev.domid, ev.vcpu,
                                           ev.args, items, ev.text)
         data = pack(tr.header, events)
-    with open(a.output, "wb") as f:
-        f.write(data)
+    try:
+        with open(a.output, "wb") as f:
+            f.write(data)
+    except OSError as e:
+        return fail("cannot write %s: %s" % (a.output, e.strerror or e))
     print("fuzz-minimize: %d -> %d events, %d bytes (%d replays): %s"
           % (len(tr.events), len(events), len(data), runs[0], want))
     return 0

@@ -1,16 +1,39 @@
 #!/bin/sh
 # `make fuzz`: run fuzz targets for a while, with progress.
-#   scripts/fuzz-run.sh ENGINE TARGET SECONDS [JOBS]
+#   scripts/fuzz-run.sh [--check] ENGINE TARGET SECONDS [JOBS]
 # ENGINE libfuzzer or afl; TARGET one of exits memory hypercalls trace
-# decode, or all (each in turn, SECONDS each). The corpus lives in
-# build/fuzz/corpus/<target> (seeded from build/fuzz/seeds), findings in
+# decode, or all (each in turn, SECONDS each); JOBS parallel instances.
+# --check only checks the arguments (make fuzz does, before it builds).
+# The corpus lives in build/fuzz/corpus/<target> (seeded from
+# build/fuzz/seeds and the committed fuzz/corpus/<target>), findings in
 # build/fuzz/findings/<target>/. Turn a finding into a trace with
 #   build/fuzz/repro/<target> -o crash.uxt FINDING
 # and shrink it with scripts/fuzz-minimize.py crash.uxt min.uxt.
 set -eu
 cd "$(dirname "$0")/.."
+check=0
+[ "${1:-}" = --check ] && { check=1; shift; }
 engine=${1:-libfuzzer} target=${2:-all} secs=${3:-60} jobs=${4:-1}
-[ "$target" = all ] && target="exits memory hypercalls trace decode"
+TARGETS="exits memory hypercalls trace decode"
+usage() {
+	echo "fuzz: $*" >&2
+	echo "usage: make fuzz [ENGINE=libfuzzer|afl] [TARGET=$(echo $TARGETS | tr ' ' '|')|all] [SECONDS=N] [JOBS=N]" >&2
+	exit 2
+}
+case $engine in libfuzzer|lf|afl) ;; *) usage "unknown engine '$engine'" ;; esac
+[ "$target" = all ] && target=$TARGETS
+[ -n "$target" ] || usage "no target"
+for t in $target; do
+	case " $TARGETS " in *" $t "*) ;; *) usage "unknown target '$t'" ;; esac
+done
+# libFuzzer reads -max_total_time=0 as "no limit": a bad SECONDS would
+# fuzz forever.
+case $secs in ''|*[!0-9]*) usage "SECONDS must be a whole number of seconds, not '$secs'" ;; esac
+[ "$secs" -gt 0 ] || usage "SECONDS must be at least 1"
+case $jobs in ''|*[!0-9]*) usage "JOBS must be a whole number, not '$jobs'" ;; esac
+[ "$jobs" -gt 0 ] || usage "JOBS must be at least 1"
+[ "$check" = 1 ] && exit 0
+PYTHON=${PYTHON:-/usr/bin/python3}
 found=0
 for t in $target; do
 	corpus=build/fuzz/corpus/$t findings=build/fuzz/findings/$t
@@ -25,16 +48,16 @@ for t in $target; do
 	echo "== fuzz $t with $engine for ${secs}s (corpus $corpus, findings $findings)"
 	case $engine in
 	libfuzzer|lf)
-		# progress: libFuzzer's own lines (pulse, NEW, REDUCE), one per event
+		# progress: the newest status line every 10 s, and every line
+		# about a finding (scripts/fuzz-progress.py)
 		build/fuzz/lf/$t -max_total_time="$secs" -max_len=4096 -timeout=10 \
 			-dict=build/fuzz/seeds/$t.dict -artifact_prefix="$findings/" \
 			-print_final_stats=1 $( [ "$jobs" -gt 1 ] && echo "-fork=$jobs -ignore_crashes=1" ) \
-			"$corpus" 2>&1 | grep --line-buffered -E "pulse|INITED|DONE|ERROR|SUMMARY|fuzz |stat::number_of_executed_units|stat::average_exec_per_sec" || true
+			"$corpus" 2>&1 | "$PYTHON" scripts/fuzz-progress.py || true
 		;;
 	afl)
 		sh scripts/fuzz-afl-campaign.sh "$t" "$secs" "$jobs"
 		;;
-	*) echo "fuzz-run: unknown engine $engine (libfuzzer or afl)" >&2; exit 2 ;;
 	esac
 	after=$(ls "$findings" | wc -l)
 	[ "$after" -gt "$before" ] && { echo "fuzz $t: $((after - before)) new findings in $findings"; found=1; }
