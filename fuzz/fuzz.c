@@ -367,9 +367,26 @@ u8 fz_u8(struct fz_in *in)
 	return *in->p++;
 }
 
-u16 fz_u16(struct fz_in *in) { return (u16)(fz_u8(in) | fz_u8(in) << 8); }
-u32 fz_u32(struct fz_in *in) { return fz_u16(in) | (u32)fz_u16(in) << 16; }
-u64 fz_u64(struct fz_in *in) { return fz_u32(in) | (u64)fz_u32(in) << 32; }
+/* Little-endian, low part first. The reads are separate statements: the
+ * operands of | (and a call's arguments) are evaluated in no fixed order,
+ * and gcc (the coverage build) and clang must read an input alike. */
+u16 fz_u16(struct fz_in *in)
+{
+	u16 lo = fz_u8(in);
+	return (u16)(lo | fz_u8(in) << 8);
+}
+
+u32 fz_u32(struct fz_in *in)
+{
+	u32 lo = fz_u16(in);
+	return lo | (u32)fz_u16(in) << 16;
+}
+
+u64 fz_u64(struct fz_in *in)
+{
+	u64 lo = fz_u32(in);
+	return lo | (u64)fz_u32(in) << 32;
+}
 
 u64 fz_val(struct fz_in *in)
 {
