@@ -4,7 +4,9 @@
     fuzz-seeds.py --out DIR [--gen build/rel/uxen-gen] [--traces traces]
 
 writes DIR/<target>/ (seed inputs) and DIR/<target>.dict for every target.
-Seeds come from the traces under traces/ and from uxen-gen scenarios;
+Seeds come from the traces under traces/ and from uxen-gen scenarios (for
+the targets that do not read traces, written in their input programs), and
+a few hand-made ones that reach what no trace does;
 dictionaries are GENERATED from the core's tables through uxen_consts
 (itself generated from hv/include/hv/tables/*.def): exit reasons, VMCS
 encodings, MSR numbers and hypercall numbers, never a hand-kept list.
@@ -203,6 +205,170 @@ def decode_seeds():
     return out
 
 
+# ---- seeds of the bytecode targets, from the traces ----
+# The same traces, written in the programs the memory, hypercalls and decode
+# targets read: each trace's host calls and exits become the ops or calls
+# they are, with its own values wherever the target's encoding can carry
+# them exactly (fz_val()'s selector 0xe0 takes any 64-bit value).
+
+def val(v):
+    """fz_val()'s encoding of any 64-bit value."""
+    return bytes([0xe0]) + struct.pack("<Q", v & 0xffffffffffffffff)
+
+
+def gprs(ev):
+    return {i.aux: struct.unpack("<Q", i.data[:8])[0] for i in ev.items
+            if i.tag == C.UXT_IT_REG_IN and len(i.data) >= 8}
+
+
+def vmcs_in(ev):
+    out = {}
+    for i in ev.items:
+        if i.tag == C.UXT_IT_VMCS_IN and len(i.data) >= 12:
+            enc, v = struct.unpack("<IQ", i.data[:12])
+            out[enc] = v
+    return out
+
+
+def payload(ev):
+    return b"".join(i.data for i in ev.items if i.tag == C.UXT_IT_DATA)
+
+
+def chunks(calls, per=24):
+    """Programs of at most `per` calls (under the targets' event cap) and
+    SEED_MAX bytes."""
+    out, cur, n = [], b"", 0
+    for c in calls:
+        if cur and (n == per or len(cur) + len(c) > SEED_MAX):
+            out.append(cur)
+            cur, n = b"", 0
+        cur, n = cur + c, n + 1
+    if cur:
+        out.append(cur)
+    return out
+
+
+HC_ORDER = list(C.HYPERCALLS)  # fz_hcs[]: the table's order
+
+
+def hypercall_calls(trace):
+    """fuzz/fuzz_hypercalls.c: a host call is how 0, its table entry, then
+    per argument a selector (DOM 1: the input's fork; 7: hostile, the
+    value follows) and LOAD's or VCPU_SET_STATE's payload; a VMCALL exit
+    is how 9 (guest, raw number: RAX, then RDI RSI RDX R10)."""
+    calls = []
+    for ev in trace.events:
+        if ev.kind == C.UXT_EV_HOSTCALL and ev.arg in C.HYPERCALLS and ev.arg not in LIFECYCLE:
+            h = C.HYPERCALLS[ev.arg]
+            c = bytes([0, HC_ORDER.index(ev.arg)])
+            for k in range(4):
+                a = ev.args[k] if k < len(ev.args) else 0
+                c += b"\x01" if h.args[k] == "DOM" else b"\x07" + val(a)
+            data = payload(ev)
+            if ev.arg == C.HC_LOAD:
+                c += bytes([min(len(data), 63)]) + data[:63]
+            elif ev.arg == C.HC_VCPU_SET_STATE:
+                recs = [data[i:i + 16] for i in range(0, len(data) - 15, 16)][:4] or [bytes(16)]
+                c += bytes([len(recs) - 1])
+                for r in recs:
+                    key, high, v = struct.unpack("<IIQ", r)
+                    c += b"\xff" + struct.pack("<II", key, high) + val(v)
+            calls.append(c)
+        elif ev.kind == C.UXT_EV_EXIT and ev.arg == C.EXIT_VMCALL:
+            r = gprs(ev)
+            c = bytes([9, 0]) + val(r.get(C.UXT_GPR_RAX, 0))
+            for g in (C.UXT_GPR_RDI, C.UXT_GPR_RSI, C.UXT_GPR_RDX, C.UXT_GPR_R10):
+                c += b"\x00" + val(r.get(g, 0))
+            calls.append(c)
+    return calls
+
+
+MEM_FRAMES = (8, 64, 600, 2048)  # fuzz/fuzz_memory.c: OP_CREATE's sizes
+SHARING = [nr for nr in HC_ORDER if 0x10 <= nr <= 0x1f]
+
+
+def gfn_sel(gfn):
+    """fuzz_memory.c's pick_gfn() for a 4 KiB gfn."""
+    if gfn < 0x40:
+        return bytes([gfn])
+    if 0x200 <= gfn < 0x240:
+        return bytes([0x40 | (gfn - 0x200)])
+    return b"\xc0" + val(gfn)
+
+
+def memory_ops(trace):
+    """fuzz/fuzz_memory.c: the trace's domain lifecycle, memory host calls,
+    vmfork/sharing calls and EPT-violation exits as ops (op byte, domain
+    byte, operands), for domains 1-4 (the target's slots)."""
+    ops = []
+    for ev in trace.events:
+        if ev.kind == C.UXT_EV_HOSTCALL:
+            a = list(ev.args) + [0] * 4
+            nr, d = ev.arg, a[0]
+            if nr == C.HC_DOMAIN_CREATE:
+                size = next((i for i, f in enumerate(MEM_FRAMES) if f >= a[1]), 3)
+                ops.append(bytes([0, 0, ((a[0] - 1) & 1) | size << 1]))
+                continue
+            if not 1 <= d <= 4:
+                continue
+            dom = bytes([d - 1])  # pick_dom: the first live slot from d
+            if nr == C.HC_POPULATE and a[3] == 9:
+                ops.append(bytes([1]) + dom + bytes([1, (a[1] >> 9) & 3]))
+            elif nr == C.HC_POPULATE:
+                ops.append(bytes([1]) + dom + bytes([((a[2] - 1) % 16) << 1]) + gfn_sel(a[1]))
+            elif nr == C.HC_LOAD:
+                data = payload(ev)[:256] or b"\0"
+                ops.append(bytes([2]) + dom + gfn_sel(a[1] >> 12) +
+                           struct.pack("<H", a[1] & 0xfff) + bytes([len(data) - 1]) + data)
+            elif nr == C.HC_UNMAP:
+                ops.append(bytes([4]) + dom + gfn_sel(a[1]) + bytes([(a[2] - 1) & 0xff]))
+            elif nr == C.HC_SET_PERMS:
+                ops.append(bytes([5]) + dom + gfn_sel(a[1]) + bytes([(a[2] - 1) & 3, a[3] & 7]))
+            elif nr in (C.HC_DOMAIN_PAUSE, C.HC_DOMAIN_UNPAUSE):
+                ops.append(bytes([6]) + dom + bytes([nr == C.HC_DOMAIN_PAUSE]))
+            elif nr == C.HC_DOMAIN_DESTROY:
+                ops.append(bytes([7]) + dom)
+            elif nr == C.HC_MMIO_MAP:
+                ops.append(bytes([9]) + dom + gfn_sel(a[1]) + bytes([(a[2] - 1) & 3]))
+            elif nr in SHARING:
+                h = C.HYPERCALLS[nr]
+                c = bytes([10]) + dom + bytes([SHARING.index(nr)])
+                for k in range(4):
+                    kind = h.args[k]
+                    c += (bytes([max(a[k], 1) - 1 & 3]) if kind == "DOM" else
+                          gfn_sel(a[k]) if kind == "GFN" else b"\x07" + val(a[k]))
+                ops.append(c)
+        elif ev.kind == C.UXT_EV_EXIT and ev.arg == C.EXIT_EPT_VIOLATION and 1 <= ev.domid <= 4:
+            v = vmcs_in(ev)
+            gpa = v.get(C.VMCS_GUEST_PHYSICAL_ADDRESS)
+            if gpa is None:
+                continue
+            write = bool(v.get(C.VMCS_EXIT_QUALIFICATION, 0) & 2)
+            ops.append(bytes([3 if write else 11, ev.domid - 1]) + gfn_sel(gpa >> 12) +
+                       bytes([ev.vcpu & 1, (gpa & 0xfff) >> 4]))
+    return ops
+
+
+def decode_from(trace):
+    """fuzz/fuzz_decode.c: mode byte (2, 4, 8: CS's L and D bits) and the
+    instruction bytes each MMIO EPT-violation exit fetched (its memory
+    input that is not an 8-byte page-table entry)."""
+    out = []
+    for ev in trace.events:
+        if ev.kind != C.UXT_EV_EXIT or ev.arg != C.EXIT_EPT_VIOLATION:
+            continue
+        ar = vmcs_in(ev).get(C.VMCS_GUEST_CS_AR)
+        if ar is None:
+            continue
+        mode = 8 if ar & 0x2000 else 4 if ar & 0x4000 else 2
+        code = b"".join(i.data[8:] for i in ev.items if i.tag == C.UXT_IT_MEM_IN
+                        and len(i.data) > 8 and not (len(i.data) == 16 and
+                                                     struct.unpack("<Q", i.data[:8])[0] % 8 == 0))
+        if code:
+            out.append(bytes([mode]) + code[:15])
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -232,6 +398,12 @@ def main():
             for w in exit_windows(tr)[:4]:  # windows with outputs, for the reader
                 save(os.path.join(a.out, "trace"), pack_trace(w, C.UXT_HF_OUTPUTS))
                 counts["trace"] += 1
+            for t, prog in (("hypercalls", chunks(hypercall_calls(tr))[:8]),
+                            ("memory", chunks(memory_ops(tr))[:8]),
+                            ("decode", decode_from(tr)[:64])):
+                for x in prog:
+                    save(os.path.join(a.out, t), x)
+                    counts[t] += 1
     for t, seeds in (("hypercalls", hypercall_seeds()), ("memory", memory_seeds()),
                      ("decode", decode_seeds())):
         for s in seeds:
