@@ -4,7 +4,7 @@
 # ENGINE libfuzzer or afl; TARGET one of exits memory hypercalls trace
 # decode, or all (each in turn, SECONDS each); JOBS parallel instances.
 # --check only checks the arguments (make fuzz does, before it builds).
-# The corpus lives in build/fuzz/corpus/<target> (seeded from
+# The corpus lives in build/fuzz/corpus/<target> (each run also reads
 # build/fuzz/seeds and the committed fuzz/corpus/<target>), findings in
 # build/fuzz/findings/<target>/. Turn a finding into a trace with
 #   build/fuzz/repro/<target> -o crash.uxt FINDING
@@ -38,12 +38,11 @@ found=0
 for t in $target; do
 	corpus=build/fuzz/corpus/$t findings=build/fuzz/findings/$t
 	mkdir -p "$corpus" "$findings"
-	# A new corpus starts from the seeds and the committed corpus of
-	# earlier campaigns (fuzz/corpus/<t>, refresh it with -merge=1).
-	if [ -z "$(ls "$corpus")" ]; then
-		cp build/fuzz/seeds/$t/* "$corpus/"
-		[ -d fuzz/corpus/$t ] && cp fuzz/corpus/$t/* "$corpus/"
-	fi
+	# Every run also reads the seeds (regenerated when traces/ changes)
+	# and the committed corpus of earlier campaigns (fuzz/corpus/<t>,
+	# refresh it with -merge=1); libFuzzer writes only to the first folder.
+	more="build/fuzz/seeds/$t"
+	[ -d fuzz/corpus/$t ] && more="$more fuzz/corpus/$t"
 	before=$(ls "$findings" | wc -l)
 	echo "== fuzz $t with $engine for ${secs}s (corpus $corpus, findings $findings)"
 	case $engine in
@@ -53,7 +52,7 @@ for t in $target; do
 		build/fuzz/lf/$t -max_total_time="$secs" -max_len=4096 -timeout=10 \
 			-dict=build/fuzz/seeds/$t.dict -artifact_prefix="$findings/" \
 			-print_final_stats=1 $( [ "$jobs" -gt 1 ] && echo "-fork=$jobs -ignore_crashes=1" ) \
-			"$corpus" 2>&1 | "$PYTHON" scripts/fuzz-progress.py || true
+			"$corpus" $more 2>&1 | "$PYTHON" scripts/fuzz-progress.py || true
 		;;
 	afl)
 		sh scripts/fuzz-afl-campaign.sh "$t" "$secs" "$jobs"
