@@ -12,7 +12,7 @@ import sys
 import time
 
 EVERY = 10.0
-KEEP = re.compile(r"INITED|DONE|ERROR|SUMMARY|WARNING|deadly|crash-|leak-|timeout-|"
+KEEP = re.compile(r"INITED|DONE|^Done |ERROR|SUMMARY|WARNING|deadly|crash-|leak-|timeout-|"
                   r"^fuzz |^stat::|Test unit written|^INFO: fuzzing|-fork=")
 STATUS = re.compile(r"^#\d+")
 
