@@ -100,6 +100,10 @@ void fz_set_no_abort(bool on);
 bool fz_no_abort(void);
 extern int fz_last_status;
 extern bool fz_wrote_trace; /* -o: a trace was written */
+/* Whether the target's inputs run as hypervisor traces, so that -o can
+ * write one: the driver's (weak) answer is yes; trace and decode define
+ * their own, no. */
+bool fz_writes_traces(void);
 
 /* Little input reader: every byte string is a valid program. */
 struct fz_in {

@@ -20,6 +20,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+bool fz_writes_traces(void) { return false; } /* -o has no trace to write */
+
 static csh cs[3];
 
 static void finding(const u8 *b, u32 n, unsigned mode, const char *what,

@@ -3,7 +3,8 @@
  * (EPT-violation exits: spurious, unowned, and copy-on-write once pages
  * are shared), unmap, permission changes, balloon release, MMIO ranges,
  * pause/unpause, destroy, and every host call of the vmfork / page-sharing
- * group (numbers 0x10-0x1f of hypercalls.def: FORK, RESET, MERGE, HINT):
+ * group (numbers 0x10-0x1f of hypercalls.def: FORK, RESET, MERGE, HINT,
+ * POPULATE_ZERO):
  * those are taken from the core's table, so they are fuzzed as soon as they
  * land, with arguments by kind (DOM: one of the live domains).
  *
@@ -159,8 +160,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		case OP_SHARING: {
-			/* FORK, RESET, MERGE and HINT today: whatever the table
-			 * numbers 0x10-0x1f, with arguments by kind. */
+			/* FORK, RESET, MERGE, HINT and POPULATE_ZERO today:
+			 * whatever the table numbers 0x10-0x1f, with arguments
+			 * by kind. */
 			const struct fz_hc *h = sharing_call(fz_u8(&in));
 			if (!h)
 				break;

@@ -116,8 +116,9 @@ $(FZ)/seeds/.stamp: $(wildcard traces/*/*.uxt traces/*/*/*.uxt) scripts/fuzz-see
 	$(Q)$(PYTHON) scripts/fuzz-seeds.py --out $(FZ)/seeds --gen build/rel/uxen-gen
 	$(Q)touch $@
 
-fuzz: deps-fuzz
+fuzz:
 	$(Q)sh scripts/fuzz-run.sh --check '$(ENGINE)' '$(TARGET)' '$(SECONDS)' '$(JOBS)'
+	$(Q)sh scripts/deps.sh fuzz
 	$(Q)$(MAKE) --no-print-directory VARIANT=rel tools pyconsts
 	$(Q)$(MAKE) --no-print-directory fuzz-seeds $(if $(filter afl,$(ENGINE)),$(FZ_ALL_afl),$(FZ_ALL_lf))
 	$(Q)PYTHON=$(PYTHON) sh scripts/fuzz-run.sh '$(ENGINE)' '$(TARGET)' '$(SECONDS)' '$(JOBS)'
@@ -140,13 +141,16 @@ $(FZ_PLANT)/exit_cpuid.c: hv/core/exit_cpuid.c mk/fuzz.mk
 	$(Q)sed '/^static void hv_leaf(/{n;s/^{$$/{ HV_ASSERT(leaf != 0x4fff5e1fu);/;}' $< >$@
 	$(Q)if cmp -s $< $@; then echo "mk/fuzz.mk: no hv_leaf() in $< to plant a bug in" >&2; rm -f $@; exit 1; fi
 $(FZ_PLANT)/exits: $(FZ_PLANT)/exit_cpuid.c $(FZ)/repro/obj/fuzz/fuzz_exits.o $(FZ)/repro/obj/fuzz/driver.o $(FZ)/repro/libfz.a
-	$(Q)$(FZ_CC_repro) -std=gnu11 $(FZ_OPT_repro) $(WARN) $(FZ_INC) -ffreestanding -c $< -o $@-cpuid.o
+	$(Q)$(FZ_CC_repro) -std=gnu11 $(FZ_OPT_repro) $(WARN) $(FZ_INC) -MMD -MP -ffreestanding -c $< -o $@-cpuid.o
 	$(Q)$(FZ_CC_repro) $(FZ_LD_repro) -o $@ $@-cpuid.o $(filter-out %.c,$^) -lm
-$(FZ_PLANT)/uxen-replay: $(FZ_PLANT)/exit_cpuid.c build/rel/replay/main.o build/rel/libuxen.a
+# uxen-replay of the variant being built (make test's: rel), from its objects.
+$(FZ_PLANT)/$(VARIANT)/uxen-replay: $(FZ_PLANT)/exit_cpuid.c $(B)/replay/main.o $(LIB)
+	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CORE_CFLAGS) -Ihv/core -c $< -o $@-cpuid.o
 	$(Q)$(CC) $(LDFLAGS) -o $@ $@-cpuid.o $(filter-out %.c,$^) -lm
+-include $(wildcard $(FZ_PLANT)/*.d $(FZ_PLANT)/*/*.d)
 
-TEST_DEPS += fuzz-seeds $(FZ_ALL_lf) $(FZ_ALL_afl) $(FZ_ALL_repro) $(FZ_PLANT)/exits $(FZ_PLANT)/uxen-replay
+TEST_DEPS += fuzz-seeds $(FZ_ALL_lf) $(FZ_ALL_afl) $(FZ_ALL_repro) $(FZ_PLANT)/exits $(FZ_PLANT)/rel/uxen-replay
 
 # Keep the targets' objects (make would delete them as intermediates).
 .SECONDARY: $(foreach b,$(FZ_BUILDS),$(FUZZ_TARGETS:%=$(FZ)/$(b)/obj/fuzz/fuzz_%.o) $(FZ)/$(b)/obj/fuzz/driver.o)

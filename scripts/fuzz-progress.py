@@ -7,8 +7,10 @@ in a campaign); in fork mode (-fork=N) its lines look different again.
 This prints the newest status line at most every 10 seconds, and always
 the lines that matter: start, end, findings, errors, final statistics.
 """
+import queue
 import re
 import sys
+import threading
 import time
 
 EVERY = 10.0
@@ -17,14 +19,33 @@ KEEP = re.compile(r"INITED|DONE|^Done |ERROR|SUMMARY|WARNING|deadly|crash-|leak-
 STATUS = re.compile(r"^#\d+")
 
 
-def main():
-    last, pending = time.monotonic() - EVERY, None
+def lines(q):
     for line in sys.stdin:
-        line = line.rstrip("\n")
+        q.put(line.rstrip("\n"))
+    q.put(None)
+
+
+def main():
+    # A reader thread, so that a status line held back is still printed
+    # when libFuzzer goes quiet (late in a campaign, for hours).
+    q = queue.Queue()
+    threading.Thread(target=lines, args=(q,), daemon=True).start()
+    last, pending = time.monotonic() - EVERY, None
+    while True:
+        wait = max(0.0, last + EVERY - time.monotonic()) if pending else None
+        try:
+            line = q.get(timeout=wait)
+        except queue.Empty:
+            print(pending, flush=True)
+            pending, last = None, time.monotonic()
+            continue
+        if line is None:
+            break
         if KEEP.search(line):
+            if pending and not STATUS.match(line):
+                print(pending, flush=True)  # the state it happened in
             print(line, flush=True)
-            if STATUS.match(line):
-                pending, last = None, time.monotonic()
+            pending, last = None, time.monotonic()
             continue
         if not STATUS.match(line):
             continue

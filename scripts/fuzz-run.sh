@@ -22,16 +22,19 @@ usage() {
 }
 case $engine in libfuzzer|lf|afl) ;; *) usage "unknown engine '$engine'" ;; esac
 [ "$target" = all ] && target=$TARGETS
-[ -n "$target" ] || usage "no target"
+# Names only: no pattern for the shell to expand, nothing but spaces.
+case $target in *[!a-z\ ]*) usage "unknown target '$target'" ;; esac
+[ -n "$(echo $target)" ] || usage "no target"
 for t in $target; do
 	case " $TARGETS " in *" $t "*) ;; *) usage "unknown target '$t'" ;; esac
 done
 # libFuzzer reads -max_total_time=0 as "no limit": a bad SECONDS would
-# fuzz forever.
+# fuzz forever (and one past its int, too).
 case $secs in ''|*[!0-9]*) usage "SECONDS must be a whole number of seconds, not '$secs'" ;; esac
-[ "$secs" -gt 0 ] || usage "SECONDS must be at least 1"
+[ ${#secs} -le 7 ] && [ "$secs" -gt 0 ] && [ "$secs" -le 2592000 ] ||
+	usage "SECONDS must be 1 to 2592000 (30 days), not $secs"
 case $jobs in ''|*[!0-9]*) usage "JOBS must be a whole number, not '$jobs'" ;; esac
-[ "$jobs" -gt 0 ] || usage "JOBS must be at least 1"
+[ ${#jobs} -le 4 ] && [ "$jobs" -gt 0 ] && [ "$jobs" -le 1024 ] || usage "JOBS must be 1 to 1024, not $jobs"
 [ "$check" = 1 ] && exit 0
 PYTHON=${PYTHON:-/usr/bin/python3}
 found=0
@@ -55,7 +58,9 @@ for t in $target; do
 			"$corpus" $more 2>&1 | "$PYTHON" scripts/fuzz-progress.py || true
 		;;
 	afl)
-		sh scripts/fuzz-afl-campaign.sh "$t" "$secs" "$jobs"
+		# A failed instance fails the run, after the other targets.
+		sh scripts/fuzz-afl-campaign.sh "$t" "$secs" "$jobs" ||
+			{ echo "fuzz $t: the AFL++ campaign failed (see above)"; found=1; }
 		;;
 	esac
 	after=$(ls "$findings" | wc -l)

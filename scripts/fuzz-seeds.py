@@ -182,7 +182,7 @@ def memory_seeds():
         create + pop4k + run + [GWRITE, 0, 0x01, 0, 5, GREAD, 0, 0x20, 0, 1],
         create + pop2m + run + [GWRITE, 0, 0x01, 0, 0, PERMS, 0, 0x41, 1, 1,
                                 GWRITE, 0, 0x41, 0, 0, UNMAP, 0, 0x42, 1, GREAD, 0, 0x43, 0, 0],
-        create + pop4k + [HWRITE, 0, 0x02, 0x10, 0, 8] + list(b"ABCDEFGH") +
+        create + pop4k + [HWRITE, 0, 0x02, 0x10, 0, 7] + list(b"ABCDEFGH") +  # 1 + 7 bytes
         [PERMS, 0, 0x02, 1, 0, UNMAP, 0, 0x03, 2] + run + [RELEASE, 0, 0x04, 2, DESTROY, 0],
         create + [CREATE, 1, 3] + pop4k + [POP, 1, 2, 0x05] + run + [RUN, 1, 0] +
         [MMIO, 1, 0x30, 1, GWRITE, 1, 0x30, 0, 0, DESTROY, 0, DESTROY, 1],
@@ -299,60 +299,120 @@ def gfn_sel(gfn):
 def memory_ops(trace):
     """fuzz/fuzz_memory.c: the trace's domain lifecycle, memory host calls,
     vmfork/sharing calls and EPT-violation exits as ops (op byte, domain
-    byte, operands), for domains 1-4 (the target's slots)."""
+    byte, operands), for domains 1-4 (the target's slots). Each op comes
+    with what it does to the slots, for memory_programs()."""
     ops = []
     for ev in trace.events:
-        if ev.kind == C.UXT_EV_HOSTCALL:
+        if ev.kind == C.UXT_EV_HOSTCALL and ev.arg in C.HYPERCALLS:
             a = list(ev.args) + [0] * 4
             nr, d = ev.arg, a[0]
+            h = C.HYPERCALLS[nr]
             if nr == C.HC_DOMAIN_CREATE:
                 size = next((i for i, f in enumerate(MEM_FRAMES) if f >= a[1]), 3)
-                ops.append(bytes([0, 0, ((a[0] - 1) & 1) | size << 1]))
+                ops.append((bytes([0, 0, ((a[0] - 1) & 1) | size << 1]), ("create",)))
                 continue
-            if not 1 <= d <= 4:
+            # Calls on a domain name one of the target's slots; MERGE's
+            # first argument is a count, and its domain byte is unused.
+            if h.args[0] == "DOM" and not 1 <= d <= 4:
                 continue
-            dom = bytes([d - 1])  # pick_dom: the first live slot from d
+            dom = bytes([d - 1 if h.args[0] == "DOM" else 0])  # pick_dom: slot d
             if nr == C.HC_POPULATE and a[3] == 9:
-                ops.append(bytes([1]) + dom + bytes([1, (a[1] >> 9) & 3]))
+                ops.append((bytes([1]) + dom + bytes([1, (a[1] >> 9) & 3]), ("pop", d)))
             elif nr == C.HC_POPULATE:
-                ops.append(bytes([1]) + dom + bytes([((a[2] - 1) % 16) << 1]) + gfn_sel(a[1]))
+                ops.append((bytes([1]) + dom + bytes([((a[2] - 1) % 16) << 1]) + gfn_sel(a[1]),
+                            ("pop", d)))
             elif nr == C.HC_LOAD:
                 data = payload(ev)[:256] or b"\0"
-                ops.append(bytes([2]) + dom + gfn_sel(a[1] >> 12) +
-                           struct.pack("<H", a[1] & 0xfff) + bytes([len(data) - 1]) + data)
+                ops.append((bytes([2]) + dom + gfn_sel(a[1] >> 12) + struct.pack("<H", a[1] & 0xfff) +
+                            bytes([len(data) - 1]) + data, None))
             elif nr == C.HC_UNMAP:
-                ops.append(bytes([4]) + dom + gfn_sel(a[1]) + bytes([(a[2] - 1) & 0xff]))
+                ops.append((bytes([4]) + dom + gfn_sel(a[1]) + bytes([(a[2] - 1) & 0xff]), None))
             elif nr == C.HC_SET_PERMS:
-                ops.append(bytes([5]) + dom + gfn_sel(a[1]) + bytes([(a[2] - 1) & 3, a[3] & 7]))
+                ops.append((bytes([5]) + dom + gfn_sel(a[1]) + bytes([(a[2] - 1) & 3, a[3] & 7]), None))
             elif nr in (C.HC_DOMAIN_PAUSE, C.HC_DOMAIN_UNPAUSE):
-                ops.append(bytes([6]) + dom + bytes([nr == C.HC_DOMAIN_PAUSE]))
+                ops.append((bytes([6]) + dom + bytes([nr == C.HC_DOMAIN_PAUSE]),
+                            ("run", d, nr == C.HC_DOMAIN_UNPAUSE)))
             elif nr == C.HC_DOMAIN_DESTROY:
-                ops.append(bytes([7]) + dom)
+                ops.append((bytes([7]) + dom, ("destroy", d)))
             elif nr == C.HC_MMIO_MAP:
-                ops.append(bytes([9]) + dom + gfn_sel(a[1]) + bytes([(a[2] - 1) & 3]))
+                ops.append((bytes([9]) + dom + gfn_sel(a[1]) + bytes([(a[2] - 1) & 3]), None))
             elif nr in SHARING:
-                h = C.HYPERCALLS[nr]
                 c = bytes([10]) + dom + bytes([SHARING.index(nr)])
                 for k in range(4):
                     kind = h.args[k]
                     c += (bytes([max(a[k], 1) - 1 & 3]) if kind == "DOM" else
                           gfn_sel(a[k]) if kind == "GFN" else b"\x07" + val(a[k]))
-                ops.append(c)
+                ops.append((c, ("create",) if nr == C.HC_FORK else None))
         elif ev.kind == C.UXT_EV_EXIT and ev.arg == C.EXIT_EPT_VIOLATION and 1 <= ev.domid <= 4:
             v = vmcs_in(ev)
             gpa = v.get(C.VMCS_GUEST_PHYSICAL_ADDRESS)
             if gpa is None:
                 continue
             write = bool(v.get(C.VMCS_EXIT_QUALIFICATION, 0) & 2)
-            ops.append(bytes([3 if write else 11, ev.domid - 1]) + gfn_sel(gpa >> 12) +
-                       bytes([ev.vcpu & 1, (gpa & 0xfff) >> 4]))
+            ops.append((bytes([3 if write else 11, ev.domid - 1]) + gfn_sel(gpa >> 12) +
+                        bytes([ev.vcpu & 1, (gpa & 0xfff) >> 4]), None))
     return ops
+
+
+MEM_EVENTS = 28  # ops per memory program: under the target's cap (32)
+
+
+def memory_programs(trace):
+    """The trace's memory ops as programs of at most MEM_EVENTS ops. Every
+    input starts with no domain, so each program after the first begins
+    by making the slots live at that point again: a domain created in
+    every slot up to the highest live one (a fork made again as a plain
+    domain), its first two populates, unpaused if it ran, and the slots
+    that were free destroyed again."""
+    progs, cur, n = [], b"", 0
+    live = {}  # slot -> {"create": op, "pops": [ops], "run": bool}
+
+    def setup():
+        if not live:
+            return b"", 0
+        ops = []
+        top = max(live)
+        for slot in range(1, top + 1):
+            ops.append(live[slot]["create"] if slot in live else bytes([0, 0, 0]))
+        for slot in range(1, top + 1):
+            if slot not in live:
+                ops.append(bytes([7, slot - 1]))
+                continue
+            ops += live[slot]["pops"]
+            if live[slot]["run"]:
+                ops.append(bytes([6, slot - 1, 0]))
+        return b"".join(ops), len(ops)
+
+    for op, eff in memory_ops(trace):
+        if cur and (n >= MEM_EVENTS or len(cur) + len(op) > SEED_MAX):
+            progs.append(cur)
+            cur, n = setup()
+            if n >= MEM_EVENTS - 4:  # no room left for the trace's own ops
+                cur, n = b"", 0
+        cur, n = cur + op, n + 1
+        kind = eff[0] if eff else None
+        if kind == "create":
+            slot = next((k for k in range(1, 5) if k not in live), None)
+            if slot:
+                live[slot] = {"create": op if op[0] == 0 else bytes([0, 0, 4]),
+                              "pops": [], "run": False}
+        elif kind == "pop" and eff[1] in live and len(live[eff[1]]["pops"]) < 2:
+            live[eff[1]]["pops"].append(op)
+        elif kind == "run" and eff[1] in live:
+            live[eff[1]]["run"] = eff[2]
+        elif kind == "destroy":
+            live.pop(eff[1], None)
+    if cur:
+        progs.append(cur)
+    return progs
 
 
 def decode_from(trace):
     """fuzz/fuzz_decode.c: mode byte (2, 4, 8: CS's L and D bits) and the
     instruction bytes each MMIO EPT-violation exit fetched (its memory
-    input that is not an 8-byte page-table entry)."""
+    input that is not an 8-byte page-table entry). A fetch split at a page
+    end whose first part is 8 aligned bytes would lose that part; the
+    traces here fetch each instruction in one read."""
     out = []
     for ev in trace.events:
         if ev.kind != C.UXT_EV_EXIT or ev.arg != C.EXIT_EPT_VIOLATION:
@@ -399,7 +459,7 @@ def main():
                 save(os.path.join(a.out, "trace"), pack_trace(w, C.UXT_HF_OUTPUTS))
                 counts["trace"] += 1
             for t, prog in (("hypercalls", chunks(hypercall_calls(tr))[:8]),
-                            ("memory", chunks(memory_ops(tr))[:8]),
+                            ("memory", memory_programs(tr)[:8]),
                             ("decode", decode_from(tr)[:64])):
                 for x in prog:
                     save(os.path.join(a.out, t), x)
