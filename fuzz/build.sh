@@ -34,7 +34,7 @@ done
 # Seeds and dictionaries need the generator and the Python constants.
 make -s VARIANT=rel build/rel/uxen-gen pyconsts
 "$PYTHON" scripts/fuzz-seeds.py --out "$WORK/seeds" --gen build/rel/uxen-gen >/dev/null
-for t in exits memory hypercalls trace decode; do
+for t in $(sh scripts/fuzz-targets.sh); do
 	libs=""
 	[ "$t" = decode ] && libs="-lcapstone"
 	$CC -std=gnu11 $CFLAGS $inc -c "fuzz/fuzz_$t.c" -o "$WORK/obj/fuzz_$t.o"

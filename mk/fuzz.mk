@@ -9,7 +9,7 @@
 #   cov   standalone, gcc --coverage, for `make coverage`
 #   plain standalone, no sanitizers: instructions per input (make bench)
 
-FUZZ_TARGETS := exits memory hypercalls trace decode
+FUZZ_TARGETS := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
 ENGINE ?= libfuzzer
 TARGET ?= all
 SECONDS ?= 60

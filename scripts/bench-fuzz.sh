@@ -8,7 +8,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 S=${BENCH_FUZZ_SECONDS:-10}
-make -s fuzz-seeds $(for t in exits memory hypercalls trace decode; do echo build/fuzz/lf/$t build/fuzz/afl/$t build/fuzz/plain/$t; done)
+make -s fuzz-seeds $(for t in $(sh scripts/fuzz-targets.sh); do echo build/fuzz/lf/$t build/fuzz/afl/$t build/fuzz/plain/$t; done)
 # The fuzzers' working folders (libFuzzer's corpus, AFL++'s output) go on
 # a memory file system where there is one: both write each new input as a
 # file, and in a 10-second run from the seeds that is thousands of files.
@@ -57,7 +57,7 @@ row() { # name, target
 	printf "  %-11s %10s %10s %10s %13s%%\n" "$1" "${lf:-0}" "$afl" "$empty" \
 		"$(awk -v a="$afl" -v e="$empty" 'BEGIN { printf "%.0f", e ? 100 * a / e : 0 }')"
 }
-for t in exits memory hypercalls trace decode; do
+for t in $(sh scripts/fuzz-targets.sh); do
 	row "$t" "$t"
 done
 # The issue's measure: inputs of up to 16 exits (the cap, 32 events by
@@ -76,7 +76,7 @@ echo "  target: exits >= 50,000/s under libFuzzer for inputs of up to 16 exits"
 NI=${BENCH_FUZZ_INPUTS:-300}
 echo "== instructions per input (callgrind; plain -O2 build; the first $NI inputs of each committed corpus, kept core)"
 printf "  %-11s %14s %10s\n" target "insns/input" "checker"
-for t in exits memory hypercalls trace decode; do
+for t in $(sh scripts/fuzz-targets.sh); do
 	rm -rf "$tmp/ci" && mkdir -p "$tmp/ci"
 	ls fuzz/corpus/$t | sort | head -n "$NI" | while read -r f; do cp "fuzz/corpus/$t/$f" "$tmp/ci/"; done
 	n=$(ls "$tmp/ci" | wc -l)

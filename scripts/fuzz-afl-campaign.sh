@@ -13,12 +13,12 @@ set -eu
 cd "$(dirname "$0")/.."
 usage() {
 	echo "fuzz-afl-campaign: $*" >&2
-	echo "usage: scripts/fuzz-afl-campaign.sh exits|memory|hypercalls|trace|decode SECONDS [JOBS]" >&2
+	echo "usage: scripts/fuzz-afl-campaign.sh $(sh scripts/fuzz-targets.sh | paste -sd'|') SECONDS [JOBS]" >&2
 	exit 2
 }
 [ $# -ge 2 ] && [ $# -le 3 ] || usage "wrong number of arguments"
 t=$1 secs=$2 jobs=${3:-1}
-case $t in exits|memory|hypercalls|trace|decode) ;; *) usage "unknown target '$t'" ;; esac
+sh scripts/fuzz-targets.sh | grep -qx -- "$t" || usage "unknown target '$t'"
 case $secs in ''|*[!0-9]*) usage "SECONDS must be a whole number, not '$secs'" ;; esac
 case $jobs in ''|*[!0-9]*) usage "JOBS must be a whole number, not '$jobs'" ;; esac
 [ "$secs" -gt 0 ] || usage "SECONDS must be at least 1"

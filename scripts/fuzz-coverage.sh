@@ -8,7 +8,7 @@ set -eu
 cd "$(dirname "$0")/.."
 C=build/fuzz/cov
 find "$C" -name '*.gcda' -delete
-for t in exits memory hypercalls trace decode; do
+for t in $(sh scripts/fuzz-targets.sh); do
 	dirs=build/fuzz/seeds/$t
 	[ -d fuzz/corpus/$t ] && dirs="$dirs fuzz/corpus/$t"
 	[ -d build/fuzz/corpus/$t ] && dirs="$dirs build/fuzz/corpus/$t"

@@ -1,8 +1,7 @@
 #!/bin/sh
 # `make fuzz`: run fuzz targets for a while, with progress.
 #   scripts/fuzz-run.sh [--check] ENGINE TARGET SECONDS [JOBS]
-# ENGINE libfuzzer or afl; TARGET one of exits memory hypercalls trace
-# decode, or all (each in turn, SECONDS each); JOBS parallel instances.
+# ENGINE libfuzzer or afl; TARGET one of scripts/fuzz-targets.sh's, or all (each in turn, SECONDS each); JOBS parallel instances.
 # --check only checks the arguments (make fuzz does, before it builds).
 # The corpus lives in build/fuzz/corpus/<target> (each run also reads
 # build/fuzz/seeds and the committed fuzz/corpus/<target>), findings in
@@ -14,7 +13,7 @@ cd "$(dirname "$0")/.."
 check=0
 [ "${1:-}" = --check ] && { check=1; shift; }
 engine=${1:-libfuzzer} target=${2:-all} secs=${3:-60} jobs=${4:-1}
-TARGETS="exits memory hypercalls trace decode"
+TARGETS=$(sh scripts/fuzz-targets.sh | tr "\n" " ")
 usage() {
 	echo "fuzz: $*" >&2
 	echo "usage: make fuzz [ENGINE=libfuzzer|afl] [TARGET=$(echo $TARGETS | tr ' ' '|')|all] [SECONDS=N] [JOBS=N]" >&2

@@ -24,7 +24,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import uxen_consts as C  # noqa: E402
 import uxtrace  # noqa: E402
 
-TARGETS = ("exits", "memory", "hypercalls", "trace", "decode")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# One per fuzz/fuzz_<target>.c (as scripts/fuzz-targets.sh lists them).
+TARGETS = tuple(sorted(f[len("fuzz_"):-len(".c")] for f in os.listdir(os.path.join(REPO, "fuzz"))
+                       if f.startswith("fuzz_") and f.endswith(".c")))
 WINDOW = 16          # exits per seed: the size the speed target is set for
 LIFECYCLE = {C.HC_DOMAIN_CREATE, C.HC_DOMAIN_DESTROY}
 

@@ -201,7 +201,7 @@ static void table_destroy(struct hv_domain *d, u64 table, unsigned level)
 {
 	u64 *t = frame_map(table);
 	u32 used = table_used(table);
-	for (unsigned i = entries_next_used(t, used, 0); i < EPT_ENTRIES; i = entries_next_used(t, used, i + 1))
+	for_each_used_entry(i, t, used)
 		entry_drop(d, t[i], level);
 	frame_unmap(t);
 	table_free(d, table);

@@ -90,6 +90,12 @@ static inline unsigned entries_next_used(const u64 *t, u32 used, unsigned idx)
 	return EPT_ENTRIES;
 }
 
+/* i over the entries in use of the table mapped at t, whose used bits
+ * are used, in order. */
+#define for_each_used_entry(i, t, used)                                        \
+	for (unsigned i = entries_next_used(t, used, 0); i < EPT_ENTRIES;      \
+	     i = entries_next_used(t, used, i + 1))
+
 static inline u32 table_used(u64 table)
 {
 	return frame_get(table)->used;

@@ -30,8 +30,7 @@ static void share_table(struct hv_domain *d, u64 table, unsigned level)
 {
 	u64 *t = frame_map(table);
 	u32 used = table_used(table);
-	for (unsigned i = entries_next_used(t, used, 0); i < EPT_ENTRIES;
-	     i = entries_next_used(t, used, i + 1)) {
+	for_each_used_entry(i, t, used) {
 		if (is_leaf(t[i], level))
 			share_leaf(d, &t[i], level);
 		else
@@ -103,8 +102,7 @@ static int clone_table(struct hv_domain *c, u64 dst, u64 src, unsigned level)
 		frame_unmap((void *)s);
 		return 0;
 	}
-	for (unsigned i = entries_next_used(s, used, 0); i < EPT_ENTRIES && !rc;
-	     i = entries_next_used(s, used, i + 1)) {
+	for_each_used_entry(i, s, used) {
 		u64 e = s[i];
 		frame_get(dst)->used |= 1u << (i / USED_GROUP); /* d[i], below */
 		if (is_leaf(e, level)) {
@@ -120,6 +118,8 @@ static int clone_table(struct hv_domain *c, u64 dst, u64 src, unsigned level)
 		}
 		d[i] = table_entry(t);
 		rc = clone_table(c, t, ept_mfn(e), level - 1);
+		if (rc)
+			break;
 	}
 	frame_unmap(d);
 	frame_unmap((void *)s);

@@ -18,13 +18,14 @@ static int walk_table(u64 table, unsigned level, u64 base, p2m_visit_fn fn,
 	u64 *t = frame_map(table);
 	u32 used = table_used(table);
 	int rc = 0;
-	for (unsigned i = entries_next_used(t, used, 0); i < EPT_ENTRIES && !rc;
-	     i = entries_next_used(t, used, i + 1)) {
+	for_each_used_entry(i, t, used) {
 		u64 e = t[i];
 		u64 gfn = base + ((u64)i << level_shift(level));
 		rc = fn(arg, level, gfn, e, table);
 		if (!rc && !is_leaf(e, level) && is_table_frame(ept_mfn(e)))
 			rc = walk_table(ept_mfn(e), level - 1, gfn, fn, arg);
+		if (rc)
+			break;
 	}
 	frame_unmap(t);
 	return rc;

@@ -9,7 +9,7 @@ FZS=${FUZZ_SMOKE_SECONDS:-5}
 # issue asks (an input takes the same path each time it runs).
 afl_stability() { sed -n 's/^stability *: *\([0-9.]*\)%.*/\1/p' "$1" 2>/dev/null; }
 afl_stable() { awk -v s="$(afl_stability "$1")" 'BEGIN { exit !(s != "" && s + 0 >= 99) }'; }
-for t in exits memory hypercalls trace decode; do
+for t in $(sh scripts/fuzz-targets.sh); do
 	if [ ! -x "$FZB/lf/$t" ] || [ ! -x "$FZB/afl/$t" ] || [ ! -d "$FZB/seeds/$t" ]; then
 		bad "fuzz $t: not built (make fuzz-build fuzz-seeds)"
 		continue
@@ -85,7 +85,7 @@ done
 if CC=clang CFLAGS="-O1 -fsanitize=address,fuzzer-no-link" LIB_FUZZING_ENGINE=-fsanitize=fuzzer \
 	OUT="$tmp/oss" WORK="$tmp/oss-work" sh fuzz/build.sh >"$tmp/oss.log" 2>&1; then
 	miss=""
-	for t in exits memory hypercalls trace decode; do
+	for t in $(sh scripts/fuzz-targets.sh); do
 		for f in $t $t.dict $t.options ${t}_seed_corpus.zip; do [ -s "$tmp/oss/$f" ] || miss="$miss $f"; done
 	done
 	if [ -z "$miss" ] && "$tmp/oss/exits" -runs=200 -dict="$tmp/oss/exits.dict" >/dev/null 2>&1; then
