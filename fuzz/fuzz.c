@@ -426,6 +426,14 @@ const struct fz_hc fz_hcs[] = {
 };
 const unsigned fz_nr_hcs = ARRAY_SIZE(fz_hcs);
 
+const struct fz_hc *fz_hc_find(u32 nr)
+{
+	for (unsigned i = 0; i < fz_nr_hcs; i++)
+		if (fz_hcs[i].nr == nr)
+			return &fz_hcs[i];
+	return NULL;
+}
+
 u64 fz_arg(struct fz_in *in, u8 kind, u16 dom, u32 nr_doms)
 {
 	u8 sel = fz_u8(in);

@@ -28,14 +28,10 @@ static void host_call(struct fz *f, const struct uxt_event *ev,
 		      const u8 *payload, u32 plen)
 {
 	u64 a[4] = { ev->args[0], ev->args[1], ev->args[2], ev->args[3] };
-	for (unsigned i = 0; i < fz_nr_hcs; i++) {
-		if (fz_hcs[i].nr != ev->arg)
-			continue;
-		for (unsigned k = 0; k < 4; k++)
-			if (fz_hcs[i].kind[k] == FZ_ARG_DOM)
-				a[k] = dom_id(a[k]);
-		break;
-	}
+	const struct fz_hc *h = fz_hc_find(ev->arg);
+	for (unsigned k = 0; h && k < 4; k++)
+		if (h->kind[k] == FZ_ARG_DOM)
+			a[k] = dom_id(a[k]);
 	fz_call(f, ev->arg, a[0], a[1], a[2], a[3], payload, plen);
 }
 
