@@ -105,7 +105,7 @@ FZ_ALL_repro := $(FUZZ_TARGETS:%=$(FZ)/repro/%)
 FZ_ALL_cov := $(FUZZ_TARGETS:%=$(FZ)/cov/%)
 FZ_ALL_plain := $(FUZZ_TARGETS:%=$(FZ)/plain/%)
 
-.PHONY: fuzz fuzz-build fuzz-seeds coverage
+.PHONY: fuzz fuzz-build fuzz-seeds fuzz-trace coverage
 .PRECIOUS: $(FZ)/%.o $(FZ)/%/libfz.a
 
 fuzz-build: $(FZ_ALL_lf) $(FZ_ALL_afl) $(FZ_ALL_repro)
@@ -122,6 +122,17 @@ fuzz:
 	$(Q)$(MAKE) --no-print-directory VARIANT=rel tools pyconsts
 	$(Q)$(MAKE) --no-print-directory fuzz-seeds $(if $(filter afl,$(ENGINE)),$(FZ_ALL_afl),$(FZ_ALL_lf))
 	$(Q)PYTHON=$(PYTHON) sh scripts/fuzz-run.sh '$(ENGINE)' '$(TARGET)' '$(SECONDS)' '$(JOBS)'
+
+# A finding as a trace uxen-replay runs (scripts/fuzz-trace.py):
+#   make fuzz-trace TARGET=exits|memory|hypercalls|decode|trace INPUT=FILE OUT=FILE.uxt
+# It prints uxen-replay's status on the trace (3: the hypervisor failed),
+# and make fails unless that is 0 (the script exits with it).
+fuzz-trace:
+	$(Q)if [ -z "$(INPUT)" ] || [ -z "$(OUT)" ] || [ -z "$(filter $(TARGET),$(FUZZ_TARGETS))" ]; then \
+		echo "usage: make fuzz-trace TARGET=exits|memory|hypercalls|decode|trace INPUT=FILE OUT=FILE.uxt" >&2; exit 2; fi
+	$(Q)$(MAKE) --no-print-directory VARIANT=rel tools pyconsts
+	$(Q)$(MAKE) --no-print-directory $(FZ)/repro/$(if $(filter decode trace,$(TARGET)),exits,$(TARGET))
+	$(Q)$(PYTHON) scripts/fuzz-trace.py '$(TARGET)' '$(INPUT)' '$(OUT)'
 
 deps-fuzz:
 	$(Q)sh scripts/deps.sh fuzz

@@ -159,9 +159,51 @@ PY
 		"$P/rel/uxen-replay" -q --check-every 1 "$tmp/plant-min.uxt"
 	expect "fuzz: a planted bug: the minimal trace passes without the bug" 0 \
 		build/rel/uxen-replay -q --check-every 1 "$tmp/plant-min.uxt"
+	expect_msg "fuzz: a planted bug: fuzz-trace makes the finding a trace that fails the same way" 3 \
+		"uxen-replay exits 3: .*$bug" "$PYTHON" scripts/fuzz-trace.py --repro "$P" \
+		--replay "$P/rel/uxen-replay" exits "$tmp/plant-in" "$tmp/ft.uxt"
 else
 	bad "fuzz: the planted-bug builds are missing (make build/fuzz/plant/exits build/fuzz/plant/rel/uxen-replay)"
 fi
+
+# fuzz-trace on decode findings: the bytes (a move in each mode) become an
+# MMIO exit that reads and one that writes, on the exits target's template;
+# the one in the instruction's direction is emulated (an I/O request),
+# the other stops the domain; the trace holds the bytes the handler fetched.
+cat >"$tmp/ft-check.py" <<'PY'
+import struct, sys
+sys.path.insert(0, "scripts")
+import uxtrace, uxen_consts as C
+code = open(sys.argv[2], "rb").read()[1:]
+fetched = [i.data[8:] for e in uxtrace.read_trace(sys.argv[1]).events
+           if e.kind == C.UXT_EV_EXIT and e.arg == C.EXIT_EPT_VIOLATION
+           for i in e.items if i.tag == C.UXT_IT_MEM_IN]
+sys.exit(0 if len(fetched) == 2 and all(f[:len(code)] == code for f in fetched) else 1)
+PY
+for m in '\010\211\030' '\004\213\103\004' '\002\211\030'; do
+	printf "$m" >"$tmp/dec-in"
+	expect_msg "fuzz: fuzz-trace makes a decode input ($(od -An -tx1 "$tmp/dec-in" | tr -d ' ')) an MMIO trace" 0 \
+		"uxen-replay exits 0" "$PYTHON" scripts/fuzz-trace.py decode "$tmp/dec-in" "$tmp/dec.uxt"
+	expect "fuzz: ... which emulates one of its two accesses and holds its bytes" 0 sh -c \
+		"build/rel/uxen-replay -s '$tmp/dec.uxt' 2>&1 | grep -q 'fate IOREQ  *1' &&
+		 build/rel/uxen-replay -s '$tmp/dec.uxt' 2>&1 | grep -q 'fate CRASHED  *1' &&
+		 $PYTHON '$tmp/ft-check.py' '$tmp/dec.uxt' '$tmp/dec-in'"
+done
+s=$(ls "$FZB/seeds/trace" | head -n 1)
+expect_msg "fuzz: fuzz-trace takes a trace input as it is" 0 "uxen-replay exits 0" \
+	"$PYTHON" scripts/fuzz-trace.py trace "$FZB/seeds/trace/$s" "$tmp/tr.uxt"
+expect "fuzz: ... byte for byte" 0 cmp "$FZB/seeds/trace/$s" "$tmp/tr.uxt"
+expect_msg "fuzz: fuzz-trace refuses an unknown target" 2 "unknown target" \
+	"$PYTHON" scripts/fuzz-trace.py nope "$tmp/dec-in" "$tmp/x.uxt"
+expect_msg "fuzz: fuzz-trace refuses a missing finding" 2 "cannot read" \
+	"$PYTHON" scripts/fuzz-trace.py exits "$tmp/none" "$tmp/x.uxt"
+printf '\010' >"$tmp/dec-short"
+expect_msg "fuzz: fuzz-trace refuses a decode input without instruction bytes" 2 "at least one instruction byte" \
+	"$PYTHON" scripts/fuzz-trace.py decode "$tmp/dec-short" "$tmp/x.uxt"
+expect_msg "fuzz: fuzz-trace refuses an output it cannot write" 2 "cannot write" \
+	"$PYTHON" scripts/fuzz-trace.py exits "$tmp/dec-in" "$tmp/no/such/dir/x.uxt"
+expect_msg "fuzz: make fuzz-trace refuses an unknown target" 2 "usage: make fuzz-trace" \
+	make --no-print-directory fuzz-trace TARGET=nope INPUT="$tmp/dec-in" OUT="$tmp/x.uxt"
 
 # Bad arguments: a clear message and exit 2, before anything runs.
 for a in "bogus all 60 1" "libfuzzer nope 60 1" "libfuzzer exits abc 1" "libfuzzer exits 0 1" \
