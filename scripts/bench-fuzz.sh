@@ -68,25 +68,38 @@ unset FUZZ_MAX_EVENTS
 echo "  target: exits >= 50,000/s under libFuzzer for inputs of up to 16 exits"
 
 # Rates on a busy machine move; instruction counts do not. Each target's
-# plain build (no sanitizers, no coverage) runs the first BENCH_FUZZ_INPUTS
-# inputs of its committed corpus on the kept core, as a fuzzer would, under
-# callgrind, counting inside LLVMFuzzerTestOneInput only: the figure to
-# compare from one change to the next. The checker's share is the
-# invariant checks (after every event, and the full one after each input).
-NI=${BENCH_FUZZ_INPUTS:-300}
-echo "== instructions per input (callgrind; plain -O2 build; the first $NI inputs of each committed corpus, kept core)"
-printf "  %-11s %14s %10s\n" target "insns/input" "checker"
+# plain build (no sanitizers, no coverage) runs a fixed sample of its
+# committed corpus, the inputs named in fuzz/bench/<t>.list, on the kept
+# core, as a fuzzer would, under callgrind, counting inside
+# LLVMFuzzerTestOneInput only: the figure to compare from one change to the
+# next. The sample is a list rather than "the first N by name" so that new
+# corpus inputs do not change it (a campaign's merge moved the exits figure
+# by a fifth with no change to the code); a listed input the corpus no
+# longer has is said. The checker's share is the invariant checks (after
+# every event, and the full one after each input).
+echo "== instructions per input (callgrind; plain -O2 build; the sample of each committed corpus in fuzz/bench/, kept core)"
+printf "  %-11s %14s %10s  %s\n" target "insns/input" "checker" "sample"
 for t in $(sh scripts/fuzz-targets.sh); do
 	rm -rf "$tmp/ci" && mkdir -p "$tmp/ci"
-	ls fuzz/corpus/$t | sort | head -n "$NI" | while read -r f; do cp "fuzz/corpus/$t/$f" "$tmp/ci/"; done
+	listed=0 missing=0 list="fuzz/bench/$t.list"
+	# A target without a list yet: the first 300 by name (make one with
+	# ls fuzz/corpus/<t> | sort | head -n 300 >fuzz/bench/<t>.list).
+	[ -f "$list" ] || { list="$tmp/list"; ls "fuzz/corpus/$t" 2>/dev/null | sort | head -n 300 >"$list"; }
+	while read -r f; do
+		listed=$((listed + 1))
+		if [ -f "fuzz/corpus/$t/$f" ]; then cp "fuzz/corpus/$t/$f" "$tmp/ci/"; else missing=$((missing + 1)); fi
+	done <"$list"
 	n=$(ls "$tmp/ci" | wc -l)
+	if [ "$missing" -eq 0 ]; then sample="$n inputs"; else sample="$n of $listed inputs ($missing no longer in the corpus: not comparable)"; fi
+	[ "$list" = "fuzz/bench/$t.list" ] || sample="$sample (no fuzz/bench/$t.list: the first by name)"
+	[ "$n" -gt 0 ] || { echo "  $t: no input of $list is in fuzz/corpus/$t"; continue; }
 	valgrind --tool=callgrind --toggle-collect=LLVMFuzzerTestOneInput \
 		--callgrind-out-file="$tmp/ci.out" build/fuzz/plain/$t "$tmp/ci" >/dev/null 2>"$tmp/ci.err" || {
 		echo "  $t: callgrind failed:"; sed 's/^/    /' "$tmp/ci.err" | tail -5; continue; }
 	total=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$tmp/ci.err")
 	checker=$(callgrind_annotate --inclusive=yes "$tmp/ci.out" 2>/dev/null |
 		awk '/:hv_check_invariants(_fast)? \[/ { gsub(",", "", $1); c += $1 } END { print c + 0 }')
-	awk -v t="$t" -v a="$total" -v c="$checker" -v n="$n" 'BEGIN {
-		printf "  %-11s %14.0f %9.0f%%\n", t, n ? a / n : 0, a ? 100 * c / a : 0 }'
+	awk -v t="$t" -v a="$total" -v c="$checker" -v n="$n" -v s="$sample" 'BEGIN {
+		printf "  %-11s %14.0f %9.0f%%  %s\n", t, n ? a / n : 0, a ? 100 * c / a : 0, s }'
 done
 echo "  (memset counts each byte it stores: page zeroing weighs more here than in time)"

@@ -46,9 +46,9 @@ for t in $target; do
 	more="build/fuzz/seeds/$t"
 	[ -d fuzz/corpus/$t ] && more="$more fuzz/corpus/$t"
 	before=$(ls "$findings" | wc -l)
-	echo "== fuzz $t with $engine for ${secs}s (corpus $corpus, findings $findings)"
 	case $engine in
 	libfuzzer|lf)
+		echo "== fuzz $t with $engine for ${secs}s (corpus $corpus, findings $findings)"
 		# progress: the newest status line every 10 s, and every line
 		# about a finding (scripts/fuzz-progress.py)
 		build/fuzz/lf/$t -max_total_time="$secs" -max_len=4096 -timeout=10 \
@@ -57,6 +57,10 @@ for t in $target; do
 			"$corpus" $more 2>&1 | "$PYTHON" scripts/fuzz-progress.py || true
 		;;
 	afl)
+		# AFL++ starts from build/fuzz/afl-in/<t> (the seeds and the
+		# committed corpus) and keeps its queue in the sync folder; new
+		# queue entries are copied to the corpus folder at the end.
+		echo "== fuzz $t with $engine for ${secs}s (input build/fuzz/afl-in/$t, sync build/fuzz/afl-sync/$t, new inputs to $corpus, findings $findings)"
 		# A failed instance fails the run, after the other targets.
 		sh scripts/fuzz-afl-campaign.sh "$t" "$secs" "$jobs" ||
 			{ echo "fuzz $t: the AFL++ campaign failed (see above)"; found=1; }
