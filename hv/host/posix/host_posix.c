@@ -7,6 +7,16 @@
 
 #define LARGE (1ull << 9)
 
+/* The pool of the host set up last, while it is mapped: what
+ * posix_pool_holds() answers from. */
+static const unsigned char *pool_lo, *pool_hi;
+
+bool posix_pool_holds(const void *p, size_t n)
+{
+	const unsigned char *c = p;
+	return pool_lo && c >= pool_lo && n <= (size_t)(pool_hi - c);
+}
+
 int posix_host_init(struct posix_host *h, u64 nr_frames)
 {
 	memset(h, 0, sizeof(*h));
@@ -33,11 +43,15 @@ int posix_host_init(struct posix_host *h, u64 nr_frames)
 	h->first_mfn = POSIX_FIRST_MFN;
 	h->nr_frames = nr_frames;
 	h->log_level = HV_LOG_WARN;
+	pool_lo = h->pool;
+	pool_hi = h->pool + nr_frames * PAGE_SIZE;
 	return 0;
 }
 
 void posix_host_fini(struct posix_host *h)
 {
+	if (h->pool && h->pool == pool_lo)
+		pool_lo = pool_hi = NULL;
 	if (h->map_base)
 		munmap(h->map_base, h->map_bytes);
 	free(h->bitmap);

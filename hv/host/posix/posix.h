@@ -32,6 +32,9 @@ struct posix_host {
 extern const struct hv_host_ops posix_host_ops;
 
 int posix_host_init(struct posix_host *h, u64 nr_frames);
+/* Does [p, p + n) lie in the frame pool of the host set up last (and not
+ * yet finished)? For the fuzz builds' memory helpers (fuzz/mem_libc.c). */
+bool posix_pool_holds(const void *p, size_t n);
 void posix_host_fini(struct posix_host *h);
 /* hv_start() with this host; returns 0 or -HV_E*. */
 int posix_hv_start(struct posix_host *h);
