@@ -8,8 +8,9 @@
  * mapping, whose shadow ASan never poisons, so the wrapper's scan of the
  * range's shadow (an eighth of its bytes, for every frame zeroed, copied
  * or compared) can find nothing, and whether the range stays in the pool
- * is checked here instead. Anything else (the core's globals, the stack,
- * the heap) still goes through ASan. */
+ * is checked here instead, as is that a copy's ranges do not overlap.
+ * Anything else (the core's globals, the stack, the heap) still goes
+ * through ASan. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdbool.h>
@@ -61,7 +62,10 @@ void *hv_memcpy(void *d, const void *s, size_t n)
 {
 	if (!n)
 		return d;
-	return in_pool(d, n) && in_pool(s, n) ? real.cpy(d, s, n) : memcpy(d, s, n);
+	/* Overlapping ranges go to ASan, which reports them. */
+	const u8 *dp = d, *sp = s;
+	bool apart = dp + n <= sp || sp + n <= dp;
+	return apart && in_pool(d, n) && in_pool(s, n) ? real.cpy(d, s, n) : memcpy(d, s, n);
 }
 
 int hv_memcmp(const void *a, const void *b, size_t n)

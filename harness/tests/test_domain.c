@@ -1,5 +1,6 @@
 /* Domains and the host's memory operations (hv/core/domain.c, vcpu.c),
  * including a failed allocation at every point they allocate. */
+#include <stdlib.h>
 #include "testlib.h"
 #include "hv/hv.h"
 #include "sim.h"
@@ -150,6 +151,30 @@ TEST(hv_start_refuses_bad_hosts)
 	CHECK_EQ(h.used, 0);
 	posix_host_fini(&h);
 	CHECK_EQ(hv_start(NULL, NULL, 0, 0), -HV_EINVAL);
+}
+
+/* The fuzz builds' memory helpers skip ASan's range check for what this
+ * says lies in the frame pool: only the pool itself, while it is there. */
+TEST(posix_pool_holds_only_the_pool)
+{
+	struct posix_host h;
+	char below[16], *heap = malloc(1 << 20);
+	CHECK(heap != NULL);
+	CHECK(posix_host_init(&h, 512) == 0);
+	size_t size = (size_t)h.nr_frames * PAGE_SIZE;
+	CHECK(posix_pool_holds(h.pool, size));
+	CHECK(posix_pool_holds(h.pool + size - 1, 1));
+	CHECK(!posix_pool_holds(h.pool, size + 1));
+	CHECK(!posix_pool_holds(h.pool + size, 1));
+	CHECK(!posix_pool_holds(h.pool - 1, 2));
+	/* Memory above the pool (the stack, large heap blocks) is not in it. */
+	CHECK(!posix_pool_holds(below, sizeof(below)));
+	CHECK(!posix_pool_holds(heap, 64));
+	CHECK(!posix_pool_holds(h.pool + size + PAGE_SIZE, 0));
+	unsigned char *pool = h.pool;
+	posix_host_fini(&h);
+	CHECK(!posix_pool_holds(pool, 1));
+	free(heap);
 }
 
 /* Found by fuzzing the trace reader: the listing names any status value. */

@@ -186,9 +186,16 @@ static int audit_domain(struct audit *a)
 			return rc;
 	}
 	/* The log's frames are taken in order (fork.c): the first missing one
-	 * ends them. One held past a gap is claimed by nobody, and pass 2
-	 * reports it as leaked. */
-	for (u32 k = 0; k < HV_LOG_FRAMES && d->log[k] != INVALID_MFN; k++) {
+	 * ends them, and fork_log_free() stops there. */
+	bool gap = false;
+	for (u32 k = 0; k < HV_LOG_FRAMES; k++) {
+		if (d->log[k] == INVALID_MFN) {
+			gap = true;
+			continue;
+		}
+		if (gap)
+			return FAIL(a, "d%u: dirty log frame %u after a missing one",
+				    d->id, k);
 		rc = claim(a, d->log[k], FT_LOG, true, "dirty log frame", k);
 		if (rc)
 			return rc;

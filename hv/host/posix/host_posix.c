@@ -14,7 +14,7 @@ static const unsigned char *pool_lo, *pool_hi;
 bool posix_pool_holds(const void *p, size_t n)
 {
 	const unsigned char *c = p;
-	return pool_lo && c >= pool_lo && n <= (size_t)(pool_hi - c);
+	return pool_lo && c >= pool_lo && c < pool_hi && n <= (size_t)(pool_hi - c);
 }
 
 int posix_host_init(struct posix_host *h, u64 nr_frames)
