@@ -99,11 +99,12 @@ deps-run:
 # rules in mk/*.mk and append what `make test` must build to TEST_DEPS;
 # their test suites live in scripts/suites/*.sh (see scripts/run-tests.sh).
 TEST_DEPS :=
+TEST_DEPS_ASAN := # built with VARIANT=asan-clang
 -include mk/*.mk
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory VARIANT=asan-gcc tools pyconsts
-	$(Q)$(MAKE) --no-print-directory VARIANT=asan-clang tools
+	$(Q)$(MAKE) --no-print-directory VARIANT=asan-clang tools $(TEST_DEPS_ASAN)
 	$(Q)$(MAKE) --no-print-directory VARIANT=rel tools
 	$(Q)$(if $(strip $(TEST_DEPS)),$(MAKE) --no-print-directory $(TEST_DEPS))
 	$(Q)PYTHON=$(PYTHON) sh scripts/run-tests.sh

@@ -1,7 +1,9 @@
 /* Shared machinery of the fuzz targets (see fuzz.h). */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "fuzz.h"
 #include "engine.h"
 #include "hv/regs.h"
@@ -285,6 +287,53 @@ static void write_trace(const u8 *buf, size_t len)
 	fz_wrote_trace = true;
 }
 
+/* A finding that a sanitizer reports (ASan, UBSan) ends the process in
+ * the middle of the run, before the trace is written. The sanitizers call
+ * a hook as they die: it writes the trace that ran so far, up to and
+ * including the event that was running, for an ASan build of uxen-replay
+ * to reproduce. Plain system calls only: the heap may be what broke. The
+ * hook is weak, for the builds without sanitizers. */
+extern void __sanitizer_set_death_callback(void (*cb)(void)) __attribute__((weak));
+
+static struct {
+	bool armed;
+	size_t len;
+	const struct replay_result *res; /* its count of events run so far */
+} dying;
+
+static void say(const char *s)
+{
+	if (write(2, s, strlen(s)) < 0)
+		return; /* nothing more to do about it while dying */
+}
+
+static void write_dying_trace(void)
+{
+	if (!dying.armed)
+		return;
+	dying.armed = false;
+	size_t len = trace_that_ran(trace_buf, dying.len, dying.res->st.events);
+	int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	size_t done = 0;
+	while (fd >= 0 && done < len) {
+		ssize_t n = write(fd, trace_buf + done, len - done);
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	if (fd < 0 || close(fd) || done < len) {
+		say("fuzz: cannot write the trace of the failed run to ");
+		say(out_path);
+		say("\n");
+		return;
+	}
+	say("fuzz: wrote ");
+	say(out_path);
+	say(", the run up to the sanitizer's report; reproduce with an ASan uxen-replay "
+	    "(build/asan-clang/uxen-replay)\n");
+	fz_wrote_trace = true;
+}
+
 /* FUZZ_VERBOSE=1: say how far each input got (seed and corpus triage). */
 static bool verbose(void)
 {
@@ -314,8 +363,18 @@ int fz_run(struct fz *f, const char *target)
 		.skipped = skipped, .skipped_len = sizeof(skipped),
 		.log = devnull, .name = NULL,
 	};
-	struct replay_result res;
+	struct replay_result res = { 0 };
+	if (out_path) {
+		static bool hooked;
+		if (!hooked && __sanitizer_set_death_callback)
+			__sanitizer_set_death_callback(write_dying_trace);
+		hooked = true;
+		dying.armed = true;
+		dying.len = len;
+		dying.res = &res;
+	}
 	int rc = replay_buffer(trace_buf, len, &o, &res);
+	dying.armed = false;
 	fz_last_digest = res.digest ^ (u64)rc;
 	/* FUZZ_DET_SELFTEST=1: every run differs, so that the test suite can
 	 * see the determinism check (reproducer -d) fail. */

@@ -138,13 +138,15 @@ fuzz:
 
 # A finding as a trace uxen-replay runs (scripts/fuzz-trace.py):
 #   make fuzz-trace TARGET=exits|memory|hypercalls|decode|trace INPUT=FILE OUT=FILE.uxt
-# It prints uxen-replay's status on the trace (3: the hypervisor failed),
-# and make fails unless that is 0 (the script exits with it).
+# It prints uxen-replay's status on the trace (3: the hypervisor failed;
+# a finding a sanitizer reported replays on the asan-clang build), and make
+# fails unless that is 0 (the script exits with it).
 fuzz-trace:
 	$(Q)if [ -z "$(INPUT)" ] || [ -z "$(OUT)" ] || [ -z "$(filter $(TARGET),$(FUZZ_TARGETS))" ]; then \
 		echo "usage: make fuzz-trace TARGET=exits|memory|hypercalls|decode|trace INPUT=FILE OUT=FILE.uxt" >&2; exit 2; fi
 	$(Q)$(MAKE) --no-print-directory VARIANT=rel tools pyconsts
-	$(Q)$(MAKE) --no-print-directory $(FZ)/repro/$(if $(filter decode trace,$(TARGET)),exits,$(TARGET))
+	$(Q)$(MAKE) --no-print-directory VARIANT=asan-clang build/asan-clang/uxen-replay
+	$(Q)$(if $(filter trace,$(TARGET)),true,$(MAKE) --no-print-directory $(FZ)/repro/$(if $(filter decode,$(TARGET)),exits,$(TARGET)))
 	$(Q)$(PYTHON) scripts/fuzz-trace.py '$(TARGET)' '$(INPUT)' '$(OUT)'
 
 deps-fuzz:
@@ -156,13 +158,14 @@ coverage: deps-fuzz
 	$(Q)PYTHON=$(PYTHON) sh scripts/fuzz-coverage.sh
 
 # make test's crash-to-trace check (scripts/suites/fuzz.sh) needs a real
-# failure: the exits reproducer and uxen-replay again, with a bug planted in
-# a copy of the CPUID handler (an assertion on hypervisor leaf 0x4fff5e1f)
+# failure: the exits reproducer and uxen-replay again, with bugs planted in
+# a copy of the CPUID handler (an assertion on hypervisor leaf 0x4fff5e1f,
+# a write past the caller's 4-word array on leaf 0x4fff5e20, for ASan)
 # linked ahead of the archives, whose own copy it replaces.
 FZ_PLANT := $(FZ)/plant
 $(FZ_PLANT)/exit_cpuid.c: hv/core/exit_cpuid.c mk/fuzz.mk
 	@mkdir -p $(dir $@)
-	$(Q)sed '/^static void hv_leaf(/{n;s/^{$$/{ HV_ASSERT(leaf != 0x4fff5e1fu);/;}' $< >$@
+	$(Q)sed '/^static void hv_leaf(/{n;s/^{$$/{ HV_ASSERT(leaf != 0x4fff5e1fu); if (leaf == 0x4fff5e20u) { volatile u32 at = 4; out[at] = 1; }/;}' $< >$@
 	$(Q)if cmp -s $< $@; then echo "mk/fuzz.mk: no hv_leaf() in $< to plant a bug in" >&2; rm -f $@; exit 1; fi
 $(FZ_PLANT)/exits: $(FZ_PLANT)/exit_cpuid.c $(FZ)/repro/obj/fuzz/fuzz_exits.o $(FZ)/repro/obj/fuzz/driver.o $(FZ)/repro/libfz.a
 	$(Q)$(FZ_CC_repro) -std=gnu11 $(FZ_OPT_repro) $(WARN) $(FZ_INC) -MMD -MP -ffreestanding -c $< -o $@-cpuid.o
@@ -175,6 +178,7 @@ $(FZ_PLANT)/$(VARIANT)/uxen-replay: $(FZ_PLANT)/exit_cpuid.c $(B)/replay/main.o 
 -include $(wildcard $(FZ_PLANT)/*.d $(FZ_PLANT)/*/*.d)
 
 TEST_DEPS += fuzz-seeds $(FZ_ALL_lf) $(FZ_ALL_afl) $(FZ_ALL_repro) $(FZ_PLANT)/exits $(FZ_PLANT)/rel/uxen-replay
+TEST_DEPS_ASAN += $(FZ_PLANT)/asan-clang/uxen-replay
 
 # Keep the targets' objects (make would delete them as intermediates).
 .SECONDARY: $(foreach b,$(FZ_BUILDS),$(FUZZ_TARGETS:%=$(FZ)/$(b)/obj/fuzz/fuzz_%.o) $(FZ)/$(b)/obj/fuzz/driver.o)

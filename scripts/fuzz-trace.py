@@ -18,8 +18,11 @@
 
 Then uxen-replay runs OUT (--check-every 1, as fuzz-minimize.py does) and
 its status is printed. Exit status: uxen-replay's (3: the hypervisor
-failed, as for a crash found by a hypervisor target), or 2 with a message
-when the finding cannot be made a trace. A decode finding that is only a
+failed, as for a crash found by a hypervisor target; 128 + N for signal
+N), or 2 with a message when the finding cannot be made a trace. A finding
+that ASan or UBSan reports ends the reproducer mid-run: it then writes the
+trace that ran up to the report, and an ASan build of uxen-replay
+(--asan-replay) replays it, to the same report. A decode finding that is only a
 disagreement with Capstone, or a bug that needs fewer than the 15 bytes
 the handler fetches, runs clean in the hypervisor: the trace then shows
 the decoder at work on those bytes, and the decode reproducer is the
@@ -102,29 +105,54 @@ def executable(path):
     return os.path.isfile(path) and os.access(path, os.X_OK)
 
 
+def status(rc):
+    """A child's exit status as a shell would give it (signals: 128 + N)."""
+    return 128 - rc if rc < 0 else rc
+
+
+def replay(tool, path):
+    """uxen-replay's exit status on a trace, and the line that says why:
+    a sanitizer's SUMMARY, else its last line."""
+    p = subprocess.run([tool, "-q", "--check-every", "1", path],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    lines = p.stderr.decode("utf-8", "replace").strip().splitlines()
+    why = [x for x in lines if x.startswith("SUMMARY:")] or lines[-1:]
+    if p.returncode < 0:
+        why.append("killed by signal %d" % -p.returncode)
+    return status(p.returncode), "; ".join(why)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repro", default=os.path.join(REPO, "build/fuzz/repro"),
                     help="the folder of the targets' reproducers (default: the repository's)")
     ap.add_argument("--replay", default=os.path.join(REPO, "build/rel/uxen-replay"),
                     help="the uxen-replay to run (default: the repository's release build)")
+    ap.add_argument("--asan-replay", default=os.path.join(REPO, "build/asan-clang/uxen-replay"),
+                    help="the uxen-replay (ASan + UBSan) for findings a sanitizer reported "
+                         "(default: the repository's asan-clang build)")
     ap.add_argument("target")
     ap.add_argument("finding")
     ap.add_argument("output")
     a = ap.parse_args()
     if a.target not in TARGETS:
         return fail("unknown target %r (one of: %s)" % (a.target, ", ".join(TARGETS)))
+    # A decode input is a mode byte and at most 15 instruction bytes: only
+    # those are read; the other targets' reproducers read the file.
     try:
         with open(a.finding, "rb") as f:
-            data = f.read()
+            data = f.read(1 + DEC_MAX_LEN)
     except OSError as e:
         return fail("cannot read %s: %s" % (a.finding, e.strerror or e))
     out_dir = os.path.dirname(os.path.abspath(a.output))
     if os.path.isdir(a.output) or not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK):
         return fail("cannot write %s" % a.output)
+    if os.path.exists(a.output) and os.path.samefile(a.finding, a.output):
+        return fail("%s is the finding itself: name another output" % a.output)
     if not executable(a.replay):
         return fail("%s is not an executable (build it: make, or name one with --replay)"
                     % a.replay)
+    sanitizer = False
     with tempfile.TemporaryDirectory() as tmp:
         target, finding = a.target, a.finding
         if target == "decode":
@@ -143,17 +171,32 @@ def main():
             if not executable(repro):
                 return fail("%s is not an executable (build it: make %s)"
                             % (repro, os.path.relpath(repro, REPO)))
+            if os.path.exists(a.output):
+                os.unlink(a.output)  # what is there after the run, the run wrote
             p = subprocess.run([repro, "-k", "-o", a.output, finding],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            if not os.path.isfile(a.output) or p.returncode not in (0, 3):
-                sys.stderr.write(p.stderr.decode("utf-8", "replace"))
-                return fail("%s wrote no trace (exit %d)" % (repro, p.returncode))
-    p = subprocess.run([a.replay, "-q", "--check-every", "1", a.output],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    msg = p.stderr.decode("utf-8", "replace").strip().splitlines()
-    print("fuzz-trace: wrote %s; uxen-replay exits %d%s" %
-          (a.output, p.returncode, ": " + msg[-1] if msg else ""))
-    return p.returncode
+            err = p.stderr.decode("utf-8", "replace")
+            for line in err.splitlines():
+                if "NOT DETERMINISTIC" in line:
+                    sys.stderr.write(line + "\n")
+            # A sanitizer's report ends the reproducer mid-run; its hook
+            # writes the trace that ran up to there (fuzz/fuzz.c).
+            sanitizer = p.returncode not in (0, 3) and "run up to the sanitizer" in err
+            if not os.path.isfile(a.output) or (p.returncode not in (0, 3) and not sanitizer):
+                tail = [x for x in err.splitlines() if x.startswith("SUMMARY:")] or err.splitlines()[-1:]
+                return fail("%s wrote no trace (exit %d%s)" % (
+                    repro, status(p.returncode), ": " + tail[0] if tail else ""))
+    tool = a.replay
+    if sanitizer:
+        if not executable(a.asan_replay):
+            return fail("%s is not an executable: a sanitizer reported this finding, and only an "
+                        "ASan uxen-replay reproduces it (make VARIANT=asan-clang, or name one with "
+                        "--asan-replay)" % a.asan_replay)
+        tool = a.asan_replay
+        print("fuzz-trace: a sanitizer reported the finding; replaying with %s" % tool)
+    rc, why = replay(tool, a.output)
+    print("fuzz-trace: wrote %s; uxen-replay exits %d%s" % (a.output, rc, ": " + why if why else ""))
+    return rc
 
 
 if __name__ == "__main__":

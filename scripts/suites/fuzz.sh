@@ -124,14 +124,14 @@ expect "fuzz: dictionaries are generated from the tables (every exit reason)" 0 
 # shrinks it, and the minimal trace still fails the same way on the planted
 # build and passes on the real one (a regression trace once fixed).
 P=$FZB/plant
-if [ -x "$P/exits" ] && [ -x "$P/rel/uxen-replay" ]; then
+if [ -x "$P/exits" ] && [ -x "$P/rel/uxen-replay" ] && [ -x "$P/asan-clang/uxen-replay" ]; then
 	cat >"$tmp/plant.py" <<'PY'
 import struct, sys
 sys.path.insert(0, "scripts")
 import uxtrace, uxen_consts as C
 tr = uxtrace.read_trace(sys.argv[1], lenient=True)
 ev = list(tr.events)
-leaf = uxtrace.Item(C.UXT_IT_REG_IN, 0, struct.pack("<Q", 0x4fff5e1f))  # RAX
+leaf = uxtrace.Item(C.UXT_IT_REG_IN, 0, struct.pack("<Q", int(sys.argv[3], 16)))  # RAX
 ev.insert(len(ev) // 2, uxtrace.Event.exit(C.EXIT_CPUID, 1, 0, [leaf]))
 with open(sys.argv[2], "wb") as f:
     w = uxtrace.Writer(f, tr.header.flags, tr.header.mem_frames)
@@ -143,7 +143,7 @@ PY
 	# in some, the vCPU has stopped running by then (and it is skipped).
 	s=""
 	for c in $(ls "$FZB/seeds/exits"); do
-		"$PYTHON" "$tmp/plant.py" "$FZB/seeds/exits/$c" "$tmp/plant-in" &&
+		"$PYTHON" "$tmp/plant.py" "$FZB/seeds/exits/$c" "$tmp/plant-in" 4fff5e1f &&
 			"$P/exits" -k "$tmp/plant-in" >/dev/null 2>&1
 		[ $? -eq 3 ] && { s=$c; break; }
 	done
@@ -162,8 +162,23 @@ PY
 	expect_msg "fuzz: a planted bug: fuzz-trace makes the finding a trace that fails the same way" 3 \
 		"uxen-replay exits 3: .*$bug" "$PYTHON" scripts/fuzz-trace.py --repro "$P" \
 		--replay "$P/rel/uxen-replay" exits "$tmp/plant-in" "$tmp/ft.uxt"
+	# A bug ASan reports (a write past a 4-word stack array, on another
+	# leaf at the same place): the reproducer dies mid-run, its hook
+	# writes the trace that ran, and an ASan uxen-replay with the same
+	# bug reports the same overflow; the real build passes it.
+	[ -n "$s" ] && "$PYTHON" "$tmp/plant.py" "$FZB/seeds/exits/$s" "$tmp/asan-in" 4fff5e20
+	abug="stack-buffer-overflow .*exit_cpuid.c:[0-9:]* in hv_leaf"
+	expect_msg "fuzz: a planted ASan bug: the reproducer's -o writes the trace that ran before it dies" 1 \
+		"wrote $tmp/asan.uxt, the run up to the sanitizer" "$P/exits" -k -o "$tmp/asan.uxt" "$tmp/asan-in"
+	expect_msg "fuzz: a planted ASan bug: an ASan uxen-replay reports the same overflow on that trace" 1 \
+		"SUMMARY: AddressSanitizer: $abug" "$P/asan-clang/uxen-replay" -q --check-every 1 "$tmp/asan.uxt"
+	expect "fuzz: a planted ASan bug: the trace passes without the bug" 0 \
+		build/rel/uxen-replay -q --check-every 1 "$tmp/asan.uxt"
+	expect_msg "fuzz: a planted ASan bug: fuzz-trace replays it on the ASan build, to the same report" 1 \
+		"uxen-replay exits 1: SUMMARY: AddressSanitizer: $abug" "$PYTHON" scripts/fuzz-trace.py \
+		--repro "$P" --asan-replay "$P/asan-clang/uxen-replay" exits "$tmp/asan-in" "$tmp/ft-asan.uxt"
 else
-	bad "fuzz: the planted-bug builds are missing (make build/fuzz/plant/exits build/fuzz/plant/rel/uxen-replay)"
+	bad "fuzz: the planted-bug builds are missing (make build/fuzz/plant/exits build/fuzz/plant/rel/uxen-replay; make VARIANT=asan-clang build/fuzz/plant/asan-clang/uxen-replay)"
 fi
 
 # fuzz-trace on decode findings: the bytes (a move in each mode) become an
@@ -185,9 +200,14 @@ for m in '\010\211\030' '\004\213\103\004' '\002\211\030'; do
 	expect_msg "fuzz: fuzz-trace makes a decode input ($(od -An -tx1 "$tmp/dec-in" | tr -d ' ')) an MMIO trace" 0 \
 		"uxen-replay exits 0" "$PYTHON" scripts/fuzz-trace.py decode "$tmp/dec-in" "$tmp/dec.uxt"
 	expect "fuzz: ... which emulates one of its two accesses and holds its bytes" 0 sh -c \
-		"build/rel/uxen-replay -s '$tmp/dec.uxt' 2>&1 | grep -q 'fate IOREQ  *1' &&
-		 build/rel/uxen-replay -s '$tmp/dec.uxt' 2>&1 | grep -q 'fate CRASHED  *1' &&
+		"build/rel/uxen-replay -s '$tmp/dec.uxt' 2>&1 | grep -q 'fate IOREQ  *1\$' &&
+		 build/rel/uxen-replay -s '$tmp/dec.uxt' 2>&1 | grep -q 'fate CRASHED  *1\$' &&
 		 $PYTHON '$tmp/ft-check.py' '$tmp/dec.uxt' '$tmp/dec-in'"
+done
+for t in memory hypercalls; do
+	s=$(ls "$FZB/seeds/$t" | head -n 1)
+	expect_msg "fuzz: fuzz-trace makes a $t input a trace that runs clean" 0 "uxen-replay exits 0" \
+		"$PYTHON" scripts/fuzz-trace.py "$t" "$FZB/seeds/$t/$s" "$tmp/ft-$t.uxt"
 done
 s=$(ls "$FZB/seeds/trace" | head -n 1)
 expect_msg "fuzz: fuzz-trace takes a trace input as it is" 0 "uxen-replay exits 0" \
@@ -200,6 +220,12 @@ expect_msg "fuzz: fuzz-trace refuses a missing finding" 2 "cannot read" \
 printf '\010' >"$tmp/dec-short"
 expect_msg "fuzz: fuzz-trace refuses a decode input without instruction bytes" 2 "at least one instruction byte" \
 	"$PYTHON" scripts/fuzz-trace.py decode "$tmp/dec-short" "$tmp/x.uxt"
+cp "$tmp/dec-in" "$tmp/dec-same"
+expect_msg "fuzz: fuzz-trace refuses to write over the finding" 2 "the finding itself" \
+	"$PYTHON" scripts/fuzz-trace.py exits "$tmp/dec-same" "$tmp/dec-same"
+expect "fuzz: ... which is left as it was" 0 cmp "$tmp/dec-in" "$tmp/dec-same"
+expect_msg "fuzz: fuzz-trace refuses a folder as the finding" 2 "cannot read" \
+	"$PYTHON" scripts/fuzz-trace.py exits "$tmp" "$tmp/x.uxt"
 expect_msg "fuzz: fuzz-trace refuses an output it cannot write" 2 "cannot write" \
 	"$PYTHON" scripts/fuzz-trace.py exits "$tmp/dec-in" "$tmp/no/such/dir/x.uxt"
 expect_msg "fuzz: make fuzz-trace refuses an unknown target" 2 "usage: make fuzz-trace" \
