@@ -4,11 +4,14 @@
     fuzz-minimize.py [--replay UXEN-REPLAY] IN.uxt OUT.uxt
 
 IN must make uxen-replay (run with --check-every 1) exit 3, "the
-hypervisor itself failed". Delta debugging (ddmin) over the events, then
-over the items of each remaining event, keeps every reduction after which
-uxen-replay still exits 3 with the same message, event indexes, offsets
-and machine frame numbers aside (they move as events go). OUT is the
-smallest such trace; replaying it reproduces the failure. Typical use:
+hypervisor itself failed", or, with an ASan build of uxen-replay
+(--replay build/asan-clang/uxen-replay), end in a sanitizer's report:
+then "the same way" is the same SUMMARY line (kind of error, file, line,
+function). Delta debugging (ddmin) over the events, then over the items
+of each remaining event, keeps every reduction after which uxen-replay
+still fails the same way (exit 3 with the same message, event indexes,
+offsets and machine frame numbers aside: they move as events go). OUT is
+the smallest such trace; replaying it reproduces the failure. Typical use:
 
     build/fuzz/repro/exits -o crash.uxt crash-<sha1>     # input -> trace
     scripts/fuzz-minimize.py crash.uxt min.uxt            # -> minimal trace
@@ -32,7 +35,9 @@ NOISE = [(re.compile(r"event \d+ \(offset \d+\)"), "event N"),
 
 def failure(replay, data, tmp):
     """The normalised failure message of a trace, or None if it does not
-    make the hypervisor fail (exit 3)."""
+    make the hypervisor fail (exit 3) or a sanitizer report an error (an
+    ASan build of uxen-replay: its SUMMARY line, which names the kind of
+    error and where, without addresses)."""
     path = os.path.join(tmp, "t.uxt")
     with open(path, "wb") as f:
         f.write(data)
@@ -41,9 +46,13 @@ def failure(replay, data, tmp):
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
     except subprocess.TimeoutExpired:
         return None  # a hang is not the failure being minimized
-    if p.returncode != 3:
+    lines = p.stderr.decode("utf-8", "replace").strip().splitlines()
+    summary = [x for x in lines if x.startswith("SUMMARY: ")]
+    if p.returncode not in (0, 3) and summary:
+        return summary[0]
+    if p.returncode != 3 or not lines:
         return None
-    msg = p.stderr.decode("utf-8", "replace").strip().splitlines()[-1]
+    msg = lines[-1]
     for rx, sub in NOISE:
         msg = rx.sub(sub, msg)
     return msg
@@ -110,7 +119,8 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         want = failure(a.replay, pack(tr.header, tr.events), tmp)
         if want is None:
-            sys.stderr.write("fuzz-minimize: %s does not make uxen-replay exit 3\n" % a.input)
+            sys.stderr.write("fuzz-minimize: %s does not make uxen-replay exit 3 (or, with an "
+                             "ASan uxen-replay, report a sanitizer error)\n" % a.input)
             return 2
         runs = [0]
 

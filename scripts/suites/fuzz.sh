@@ -174,6 +174,11 @@ PY
 		"SUMMARY: AddressSanitizer: $abug" "$P/asan-clang/uxen-replay" -q --check-every 1 "$tmp/asan.uxt"
 	expect "fuzz: a planted ASan bug: the trace passes without the bug" 0 \
 		build/rel/uxen-replay -q --check-every 1 "$tmp/asan.uxt"
+	expect_msg "fuzz: a planted ASan bug: fuzz-minimize shrinks its trace on the ASan build" 0 \
+		"-> [1-9] events.*$abug" "$PYTHON" scripts/fuzz-minimize.py --replay "$P/asan-clang/uxen-replay" \
+		"$tmp/asan.uxt" "$tmp/asan-min.uxt"
+	expect_msg "fuzz: a planted ASan bug: the minimal trace gives the same report" 1 \
+		"SUMMARY: AddressSanitizer: $abug" "$P/asan-clang/uxen-replay" -q --check-every 1 "$tmp/asan-min.uxt"
 	expect_msg "fuzz: a planted ASan bug: fuzz-trace replays it on the ASan build, to the same report" 1 \
 		"uxen-replay exits 1: SUMMARY: AddressSanitizer: $abug" "$PYTHON" scripts/fuzz-trace.py \
 		--repro "$P" --asan-replay "$P/asan-clang/uxen-replay" exits "$tmp/asan-in" "$tmp/ft-asan.uxt"
