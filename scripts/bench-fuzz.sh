@@ -92,7 +92,7 @@ for t in $(sh scripts/fuzz-targets.sh); do
 	n=$(ls "$tmp/ci" | wc -l)
 	if [ "$missing" -eq 0 ]; then sample="$n inputs"; else sample="$n of $listed inputs ($missing no longer in the corpus: not comparable)"; fi
 	[ "$list" = "fuzz/bench/$t.list" ] || sample="$sample (no fuzz/bench/$t.list: the first by name)"
-	[ "$n" -gt 0 ] || { echo "  $t: no input of $list is in fuzz/corpus/$t"; continue; }
+	[ "$n" -gt 0 ] || { echo "  $t: no corpus input to count (fuzz/corpus/$t, fuzz/bench/$t.list)"; continue; }
 	valgrind --tool=callgrind --toggle-collect=LLVMFuzzerTestOneInput \
 		--callgrind-out-file="$tmp/ci.out" build/fuzz/plain/$t "$tmp/ci" >/dev/null 2>"$tmp/ci.err" || {
 		echo "  $t: callgrind failed:"; sed 's/^/    /' "$tmp/ci.err" | tail -5; continue; }

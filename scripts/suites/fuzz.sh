@@ -218,21 +218,21 @@ s=$(ls "$FZB/seeds/trace" | head -n 1)
 expect_msg "fuzz: fuzz-trace takes a trace input as it is" 0 "uxen-replay exits 0" \
 	"$PYTHON" scripts/fuzz-trace.py trace "$FZB/seeds/trace/$s" "$tmp/tr.uxt"
 expect "fuzz: ... byte for byte" 0 cmp "$FZB/seeds/trace/$s" "$tmp/tr.uxt"
-expect_msg "fuzz: fuzz-trace refuses an unknown target" 2 "unknown target" \
-	"$PYTHON" scripts/fuzz-trace.py nope "$tmp/dec-in" "$tmp/x.uxt"
-expect_msg "fuzz: fuzz-trace refuses a missing finding" 2 "cannot read" \
-	"$PYTHON" scripts/fuzz-trace.py exits "$tmp/none" "$tmp/x.uxt"
+# fuzz-trace's refusals: what | the message | target finding output.
 printf '\010' >"$tmp/dec-short"
-expect_msg "fuzz: fuzz-trace refuses a decode input without instruction bytes" 2 "at least one instruction byte" \
-	"$PYTHON" scripts/fuzz-trace.py decode "$tmp/dec-short" "$tmp/x.uxt"
 cp "$tmp/dec-in" "$tmp/dec-same"
-expect_msg "fuzz: fuzz-trace refuses to write over the finding" 2 "the finding itself" \
-	"$PYTHON" scripts/fuzz-trace.py exits "$tmp/dec-same" "$tmp/dec-same"
-expect "fuzz: ... which is left as it was" 0 cmp "$tmp/dec-in" "$tmp/dec-same"
-expect_msg "fuzz: fuzz-trace refuses a folder as the finding" 2 "cannot read" \
-	"$PYTHON" scripts/fuzz-trace.py exits "$tmp" "$tmp/x.uxt"
-expect_msg "fuzz: fuzz-trace refuses an output it cannot write" 2 "cannot write" \
-	"$PYTHON" scripts/fuzz-trace.py exits "$tmp/dec-in" "$tmp/no/such/dir/x.uxt"
+while IFS='|' read -r what msg args; do
+	# shellcheck disable=SC2086 # $args is the three arguments
+	expect_msg "fuzz: fuzz-trace refuses $what" 2 "$msg" "$PYTHON" scripts/fuzz-trace.py $args
+done <<EOF_REFUSALS
+an unknown target|unknown target|nope $tmp/dec-in $tmp/x.uxt
+a missing finding|cannot read|exits $tmp/none $tmp/x.uxt
+a decode input without instruction bytes|at least one instruction byte|decode $tmp/dec-short $tmp/x.uxt
+to write over the finding|the finding itself|exits $tmp/dec-same $tmp/dec-same
+a folder as the finding|cannot read|exits $tmp $tmp/x.uxt
+an output it cannot write|cannot write|exits $tmp/dec-in $tmp/no/such/dir/x.uxt
+EOF_REFUSALS
+expect "fuzz: ... and leaves the finding it was told to write over as it was" 0 cmp "$tmp/dec-in" "$tmp/dec-same"
 expect_msg "fuzz: make fuzz-trace refuses an unknown target" 2 "usage: make fuzz-trace" \
 	make --no-print-directory fuzz-trace TARGET=nope INPUT="$tmp/dec-in" OUT="$tmp/x.uxt"
 
