@@ -275,24 +275,40 @@ static size_t trace_that_ran(u8 *buf, size_t len, u64 events)
 	return out;
 }
 
+/* The trace to out_path, with plain system calls: the sanitizers' death
+ * hook below writes it too, when the heap may be what broke. */
+static bool put_trace(const u8 *buf, size_t len)
+{
+	int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	size_t done = 0;
+	while (fd >= 0 && done < len) {
+		ssize_t n = write(fd, buf + done, len - done);
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	bool ok = fd >= 0 && done == len;
+	if (fd >= 0 && close(fd))
+		ok = false;
+	fz_wrote_trace |= ok;
+	return ok;
+}
+
 static void write_trace(const u8 *buf, size_t len)
 {
-	FILE *o = fopen(out_path, "wb");
-	if (!o || fwrite(buf, 1, len, o) != len || fclose(o)) {
+	if (!put_trace(buf, len)) {
 		fprintf(stderr, "fuzz: cannot write %s\n", out_path);
 		exit(2);
 	}
 	fprintf(stderr, "fuzz: wrote %s (%zu bytes); reproduce: uxen-replay %s\n",
 		out_path, len, out_path);
-	fz_wrote_trace = true;
 }
 
 /* A finding that a sanitizer reports (ASan, UBSan) ends the process in
  * the middle of the run, before the trace is written. The sanitizers call
  * a hook as they die: it writes the trace that ran so far, up to and
  * including the event that was running, for an ASan build of uxen-replay
- * to reproduce. Plain system calls only: the heap may be what broke. The
- * hook is weak, for the builds without sanitizers. */
+ * to reproduce. The hook is weak, for the builds without sanitizers. */
 extern void __sanitizer_set_death_callback(void (*cb)(void)) __attribute__((weak));
 
 static struct {
@@ -313,15 +329,7 @@ static void write_dying_trace(void)
 		return;
 	dying.armed = false;
 	size_t len = trace_that_ran(trace_buf, dying.len, dying.res->st.events);
-	int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	size_t done = 0;
-	while (fd >= 0 && done < len) {
-		ssize_t n = write(fd, trace_buf + done, len - done);
-		if (n <= 0)
-			break;
-		done += (size_t)n;
-	}
-	if (fd < 0 || close(fd) || done < len) {
+	if (!put_trace(trace_buf, len)) {
 		say("fuzz: cannot write the trace of the failed run to ");
 		say(out_path);
 		say("\n");
@@ -331,7 +339,6 @@ static void write_dying_trace(void)
 	say(out_path);
 	say(", the run up to the sanitizer's report; reproduce with an ASan uxen-replay "
 	    "(build/asan-clang/uxen-replay)\n");
-	fz_wrote_trace = true;
 }
 
 /* FUZZ_VERBOSE=1: say how far each input got (seed and corpus triage). */

@@ -17,7 +17,6 @@ the smallest such trace; replaying it reproduces the failure. Typical use:
     scripts/fuzz-minimize.py crash.uxt min.uxt            # -> minimal trace
 """
 import argparse
-import io
 import os
 import re
 import subprocess
@@ -56,15 +55,6 @@ def failure(replay, data, tmp):
     for rx, sub in NOISE:
         msg = rx.sub(sub, msg)
     return msg
-
-
-def pack(header, events):
-    buf = io.BytesIO()
-    w = uxtrace.Writer(buf, header.flags, header.mem_frames)
-    for ev in events:
-        w.write(ev)
-    w.close()
-    return buf.getvalue()
 
 
 def ddmin(items, test):
@@ -117,7 +107,7 @@ def main():
     if os.path.isdir(a.output) or not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK):
         return fail("cannot write %s" % a.output)
     with tempfile.TemporaryDirectory() as tmp:
-        want = failure(a.replay, pack(tr.header, tr.events), tmp)
+        want = failure(a.replay, uxtrace.Trace(tr.header, tr.events).pack(), tmp)
         if want is None:
             sys.stderr.write("fuzz-minimize: %s does not make uxen-replay exit 3 (or, with an "
                              "ASan uxen-replay, report a sanitizer error)\n" % a.input)
@@ -127,7 +117,7 @@ def main():
         def same(events):
             runs[0] += 1
             try:
-                return failure(a.replay, pack(tr.header, events), tmp) == want
+                return failure(a.replay, uxtrace.Trace(tr.header, events).pack(), tmp) == want
             except uxtrace.TraceError:
                 return False
 
@@ -143,7 +133,7 @@ def main():
                 items = [] if with_items([]) else ddmin(list(ev.items), with_items)
                 events[k] = uxtrace.Event(ev.kind, ev.flags, ev.arg, ev.domid, ev.vcpu,
                                           ev.args, items, ev.text)
-        data = pack(tr.header, events)
+        data = uxtrace.Trace(tr.header, events).pack()
     try:
         with open(a.output, "wb") as f:
             f.write(data)

@@ -46,19 +46,13 @@ SEED_MAX = 4096      # bytes: make fuzz's and make bench's -max_len; AFL++ has n
 def pack_trace(events, flags=0, mem_frames=0):
     """The events as a trace, as many as fit in SEED_MAX bytes (at least
     one: a trace of no events seeds nothing)."""
-    import io
     size, n = C.UXT_HEADER_SIZE, 0
     while n < len(events):
         size += len(events[n].pack())
         if n and size > SEED_MAX:
             break
         n += 1
-    buf = io.BytesIO()
-    w = uxtrace.Writer(buf, flags, mem_frames)
-    for ev in events[:n]:
-        w.write(ev)
-    w.close()
-    return buf.getvalue()
+    return uxtrace.Trace(uxtrace.Header(flags, 0, mem_frames), events[:n]).pack()
 
 
 def strip(ev):

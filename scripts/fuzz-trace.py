@@ -92,13 +92,7 @@ def decode_to_exits(data):
               uxtrace.Event.hostcall(C.HC_RESET, [1, 0, 0, 0], flags=0),
               uxtrace.Event.hostcall(C.HC_DOMAIN_UNPAUSE, [1, 0, 0, 0], flags=0),
               access(EPTQ_WRITE)]
-    import io
-    buf = io.BytesIO()
-    w = uxtrace.Writer(buf, 0, 0)
-    for ev in events:
-        w.write(ev)
-    w.close()
-    return buf.getvalue()
+    return uxtrace.Trace(events=events).pack()
 
 
 def executable(path):

@@ -392,6 +392,12 @@ class Trace:
             w.write(ev)
         w.close()
 
+    def pack(self):
+        """The trace as bytes (event_count filled in)."""
+        buf = io.BytesIO()
+        self.write(buf)
+        return buf.getvalue()
+
 
 def read_trace(src, lenient=False):
     """A Trace from a path or from bytes."""

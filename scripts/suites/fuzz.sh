@@ -134,10 +134,7 @@ ev = list(tr.events)
 leaf = uxtrace.Item(C.UXT_IT_REG_IN, 0, struct.pack("<Q", int(sys.argv[3], 16)))  # RAX
 ev.insert(len(ev) // 2, uxtrace.Event.exit(C.EXIT_CPUID, 1, 0, [leaf]))
 with open(sys.argv[2], "wb") as f:
-    w = uxtrace.Writer(f, tr.header.flags, tr.header.mem_frames)
-    for e in ev:
-        w.write(e)
-    w.close()
+    uxtrace.Trace(tr.header, ev).write(f)
 PY
 	# The first seed (in name order) whose exits reach the inserted one:
 	# in some, the vCPU has stopped running by then (and it is skipped).
