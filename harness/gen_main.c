@@ -4,6 +4,8 @@
 #include <string.h>
 #include "gen.h"
 
+#define GEN_MAX_EXITS 100000000ull
+
 static int usage(FILE *f, int rc)
 {
 	fprintf(f, "usage: uxen-gen SCENARIO OUT.uxt [N]\n"
@@ -22,6 +24,11 @@ int main(int argc, char **argv)
 	}
 	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
 		return usage(stdout, 0);
+	if (argc < 2 || argv[1][0] == '-') { /* --list or --help with more, or another flag */
+		fprintf(stderr, "uxen-gen: %s%s\n", argc < 2 ? "no scenario given" : "unknown option or extra arguments: ",
+			argc < 2 ? "" : argv[1]);
+		return usage(stderr, 2);
+	}
 	if (argc < 3 || argc > 4)
 		return usage(stderr, 2);
 	const struct scenario *s = scenario_find(argv[1]);
@@ -31,12 +38,15 @@ int main(int argc, char **argv)
 	}
 	u64 n = 1000;
 	if (argc == 4) {
+		/* Digits only (strtoull alone takes " -1" as 2^64 - 1), and a
+		 * bound: each exit is some 100 bytes of trace. */
 		char *end;
 		errno = 0;
 		n = strtoull(argv[3], &end, 0);
-		if (errno || *end || end == argv[3] || argv[3][0] == '-' || n == 0) {
-			fprintf(stderr, "uxen-gen: N must be a positive number, not '%s'\n",
-				argv[3]);
+		if (argv[3][0] < '0' || argv[3][0] > '9' || errno || *end || n == 0 ||
+		    n > GEN_MAX_EXITS) {
+			fprintf(stderr, "uxen-gen: N must be a number from 1 to %llu, not '%s'\n",
+				(unsigned long long)GEN_MAX_EXITS, argv[3]);
 			return 2;
 		}
 	}

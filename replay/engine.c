@@ -127,16 +127,19 @@ static void describe(char *buf, size_t len, const struct uxt_item *it)
 		snprintf(buf + n, len - (size_t)n, "%s)", it->len > 24 ? " ..." : "");
 }
 
+/* Every divergence is logged as it happens; the result keeps the first
+ * (with --keep-going, the summary names it). */
 static void report(struct replay *r, u32 k, const char *exp, const char *got)
 {
 	struct replay_result *res = r->res;
-	res->st.divergences++;
-	snprintf(res->msg, sizeof(res->msg),
-		 "event %llu (offset %llu) %s d%u: output %u: expected %s, got %s",
+	char line[sizeof(res->msg)];
+	snprintf(line, sizeof(line), "event %llu (offset %llu) %s d%u: output %u: expected %s, got %s",
 		 (unsigned long long)r->ev.index, (unsigned long long)r->ev.offset,
 		 ev_reason_name(&r->ev), r->ev.domid, k, exp, got);
+	if (res->st.divergences++ == 0)
+		memcpy(res->msg, line, sizeof(line));
 	fprintf(r->o->log ? r->o->log : stderr, "%s%sdivergence: %s\n",
-		r->o->name ? r->o->name : "", r->o->name ? ": " : "", res->msg);
+		r->o->name ? r->o->name : "", r->o->name ? ": " : "", line);
 }
 
 /* Outputs differ somewhere: find the first item that does and say how. */
@@ -370,8 +373,11 @@ static void parse_only(struct replay *r)
 			r->res->st.by_reason[r->ev.arg < EXIT_REASON_MAX ? r->ev.arg
 									 : EXIT_REASON_MAX]++;
 		}
-		if (r->ev.kind == UXT_EV_MARK)
+		r->res->st.hostcalls += r->ev.kind == UXT_EV_HOSTCALL;
+		if (r->ev.kind == UXT_EV_MARK) {
+			r->res->st.marks++;
 			continue;
+		}
 		uxt_items_begin(&it, &r->ev);
 		while ((n = uxt_items_next(&it, &item)) > 0)
 			;
@@ -406,9 +412,12 @@ static void replay_loop(struct replay *r)
 	}
 	if (n < 0)
 		replay_fail(r, REPLAY_BAD_TRACE, "%s", r->rd.err);
-	else if (r->res->st.divergences)
+	else if (r->res->st.divergences) {
+		char first[sizeof(r->res->msg)]; /* the message is rewritten below */
+		memcpy(first, r->res->msg, sizeof(first));
 		replay_fail(r, REPLAY_DIVERGED, "%llu divergences (first: %s)",
-		     (unsigned long long)r->res->st.divergences, r->res->msg);
+		     (unsigned long long)r->res->st.divergences, first);
+	}
 }
 
 int replay_setup_again(struct replay *r, const struct uxt_reader *from, u64 n)
@@ -440,6 +449,14 @@ static int start_core(struct replay *r)
 	u64 frames = r->o->mem_frames ? r->o->mem_frames
 		     : r->rd.hdr.mem_frames ? r->rd.hdr.mem_frames
 					    : REPLAY_DEFAULT_FRAMES;
+	if (frames > REPLAY_MAX_FRAMES) {
+		replay_fail(r, REPLAY_BAD_TRACE,
+			    "%s asks for %llu frames of machine memory; at most %llu can be simulated%s",
+			    r->o->mem_frames ? "--mem-frames" : "the trace's header",
+			    (unsigned long long)frames, (unsigned long long)REPLAY_MAX_FRAMES,
+			    r->o->mem_frames ? "" : " (--mem-frames sets another size)");
+		return -1;
+	}
 	if (r->o->reuse_core && kept_start(r, frames) >= 0)
 		return 0;
 	kept_discard(r);

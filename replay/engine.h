@@ -16,6 +16,10 @@ enum replay_status {
 };
 
 #define REPLAY_DEFAULT_FRAMES (1u << 18) /* 1 GiB of simulated machine memory */
+/* The most it simulates, 256 GiB: the core's frame table for it is 1 GiB
+ * of this process's memory (and one allocation of the host's largest
+ * order); more could not start. */
+#define REPLAY_MAX_FRAMES (1ull << 26)
 
 struct replay_opts {
 	bool keep_going;   /* count every divergence instead of stopping */

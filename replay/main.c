@@ -46,12 +46,16 @@ static int usage_error(const char *msg, const char *arg)
 	return 2;
 }
 
+/* A number, decimal or 0x hex, digits only: strtoull alone would take
+ * " -1" (leading space, then a sign it negates) as 2^64 - 1. */
 static int parse_u64(const char *s, u64 *out)
 {
 	char *end;
+	if (*s < '0' || *s > '9')
+		return -1;
 	errno = 0;
 	unsigned long long v = strtoull(s, &end, 0);
-	if (errno || end == s || *end || s[0] == '-')
+	if (errno || end == s || *end)
 		return -1;
 	*out = v;
 	return 0;
@@ -105,7 +109,9 @@ static int dump(const char *name, const u8 *buf, size_t len)
 
 static int one_trace(const struct cli *c, const char *path)
 {
-	int fd = open(path, O_RDONLY);
+	/* Not blocking: a FIFO given by mistake would wait for a writer
+	 * before the check below could refuse it. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK);
 	struct stat sb;
 	if (fd < 0 || fstat(fd, &sb)) {
 		fprintf(stderr, "uxen-replay: %s: %s\n", path, strerror(errno));
@@ -152,6 +158,23 @@ static int one_trace(const struct cli *c, const char *path)
 	return rc;
 }
 
+/* An option the chosen mode would not apply: refused rather than
+ * silently dropped. */
+static const char *ignored_option(const struct cli *c)
+{
+	const struct replay_opts *o = &c->o;
+	if (c->dump && (o->keep_going || c->stats || o->no_check || o->parse_only ||
+			o->check_every || o->mem_frames))
+		return "--dump runs nothing: it takes none of -k, -s, --no-check, --parse-only, "
+		       "--check-every, --mem-frames";
+	if (o->parse_only && (o->keep_going || o->no_check || o->check_every || o->mem_frames))
+		return "--parse-only runs nothing: it takes none of -k, --no-check, "
+		       "--check-every, --mem-frames";
+	if (o->no_check && o->keep_going)
+		return "--keep-going counts divergences, which --no-check does not look for";
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	enum { O_NO_CHECK = 256, O_PARSE, O_EVERY, O_FRAMES, O_PROG, O_NOPROG };
@@ -189,8 +212,8 @@ int main(int argc, char **argv)
 			break;
 		case O_FRAMES:
 			if (parse_u64(optarg, &c.o.mem_frames) || c.o.mem_frames < 512 ||
-			    c.o.mem_frames > (1ull << 32))
-				return usage_error("--mem-frames needs a number from 512 to 2^32, not",
+			    c.o.mem_frames > REPLAY_MAX_FRAMES)
+				return usage_error("--mem-frames needs a number from 512 to 2^26, not",
 						   optarg);
 			break;
 		default:
@@ -200,10 +223,19 @@ int main(int argc, char **argv)
 	}
 	if (optind == argc)
 		return usage_error("no trace given", NULL);
+	const char *unused = ignored_option(&c);
+	if (unused)
+		return usage_error(unused, NULL);
 	int worst = 0;
 	for (int i = optind; i < argc; i++) {
 		int rc = one_trace(&c, argv[i]);
 		worst = rc > worst ? rc : worst;
+	}
+	/* A listing or summary that could not be written is lost output. */
+	if (fflush(stdout) || ferror(stdout)) {
+		fprintf(stderr, "uxen-replay: writing to standard output: %s\n",
+			strerror(errno ? errno : EIO));
+		return worst > 2 ? worst : 2;
 	}
 	return worst;
 }

@@ -260,6 +260,14 @@ static void bench_memory(void)
 int main(int argc, char **argv)
 {
 	const char *only = argc > 1 ? argv[1] : "";
+	static const char *const parts[] = { "", "fork", "reset", "merge", "memory" };
+	bool known = false;
+	for (unsigned i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		known |= !strcmp(only, parts[i]);
+	if (argc > 2 || !known) {
+		fprintf(stderr, "usage: uxen-bench-share [fork|reset|merge|memory]\n");
+		return 2;
+	}
 	sim_reset();
 	double m = memcpy_gib();
 	if (!*only || !strcmp(only, "fork"))

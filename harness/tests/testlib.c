@@ -116,10 +116,28 @@ static bool selected(const char *name, int argc, char **argv)
 	return false;
 }
 
+/* A filter that names no test is a typo, not a pass. */
+static int check_filters(int argc, char **argv)
+{
+	int bad = 0;
+	for (int a = 1; a < argc; a++) {
+		bool hit = false;
+		for (int i = 0; i < nr_tests && !hit; i++)
+			hit = strstr(tests[i].name, argv[a]) != NULL;
+		if (!hit) {
+			fprintf(stderr, "uxen-tests: no test name contains '%s'\n", argv[a]);
+			bad = 1;
+		}
+	}
+	return bad;
+}
+
 int main(int argc, char **argv)
 {
 	static int passed, failed;
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (check_filters(argc, argv))
+		return 2;
 	for (static_i = 0; static_i < nr_tests; static_i++) {
 		int i = static_i;
 		if (!selected(tests[i].name, argc, argv))

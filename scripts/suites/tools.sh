@@ -1,0 +1,44 @@
+# Sourced by scripts/run-tests.sh: the command-line tools against wrong
+# input beyond a bad trace: odd files, numbers strtoull would misread,
+# options the chosen mode would drop, output that cannot be written.
+R=build/asan-gcc/uxen-replay
+G=build/asan-gcc/uxen-gen
+B=traces/corpus/boot.uxt
+
+mkfifo "$tmp/fifo"
+expect_msg "a FIFO is refused at once, not waited on" 2 "not a regular file" \
+	timeout 20 "$R" "$tmp/fifo"
+expect_msg "--check-every ' -1' is not taken as 2^64-1" 2 "check-every" "$R" --check-every " -1" "$B"
+expect_msg "--mem-frames past what can be simulated is a usage error" 2 "mem-frames" \
+	"$R" --mem-frames 4294967296 "$B"
+cp "$B" "$tmp/frames.uxt" && printf '\377\377\377\377' | dd of="$tmp/frames.uxt" bs=1 seek=24 conv=notrunc 2>/dev/null
+expect_msg "a header asking for too much memory exits 2, not 3" 2 "header asks for 4294967295 frames" \
+	"$R" "$tmp/frames.uxt"
+expect "... and replays with --mem-frames" 0 "$R" --mem-frames 262144 "$tmp/frames.uxt"
+expect_msg "--dump to a full device exits 2" 2 "writing to standard output" \
+	sh -c "'$R' --dump '$B' >/dev/full"
+expect_msg "--stats to a full device exits 2" 2 "writing to standard output" \
+	sh -c "'$R' --stats '$B' >/dev/full"
+expect_msg "--parse-only --stats counts host calls and marks" 0 \
+	"75 events: 51 exits, 21 host calls, 3 marks" "$R" --parse-only --stats "$B"
+expect_msg "--dump refuses options it would ignore" 2 "dump runs nothing" "$R" --dump -k "$B"
+expect_msg "--parse-only refuses options it would ignore" 2 "parse-only runs nothing" \
+	"$R" --parse-only --check-every 1 "$B"
+expect_msg "--no-check with --keep-going is refused" 2 "no-check" "$R" --no-check -k "$B"
+# --keep-going's summary names the first divergence, once (it used to
+# format the message into itself, and keep the last one).
+"$PYTHON" scripts/tracetool.py flip-output "$B" "$tmp/flip.uxt" GUEST_RIP all >/dev/null 2>&1
+"$R" -k "$tmp/flip.uxt" >"$tmp/k.out" 2>&1
+first=$(sed -n 's/^.*: divergence: //p' "$tmp/k.out" | head -n 1)
+if [ -n "$first" ] && grep -qF "divergences (first: $first)" "$tmp/k.out" &&
+	[ "$(grep -o 'divergences (first:' "$tmp/k.out" | wc -l)" -eq 1 ]; then
+	ok "--keep-going's summary names the first divergence, once"
+else
+	bad "--keep-going's summary names the first divergence, once"; sed 's/^/    /' "$tmp/k.out" | tail -n 5
+fi
+
+expect_msg "uxen-gen: N ' -1' is refused, not a runaway" 2 "N must be" timeout 20 "$G" mix "$tmp/g.uxt" " -1"
+expect_msg "uxen-gen: N past the bound is refused" 2 "N must be" "$G" mix "$tmp/g.uxt" 100000001
+expect_msg "uxen-gen: --list with more arguments is a usage error" 2 "unknown option" "$G" --list extra
+expect_msg "uxen-bench-share: an unknown part is a usage error" 2 "usage" build/rel/uxen-bench-share bogus
+expect_msg "uxen-tests: a filter that names no test fails" 2 "no test name" build/rel/uxen-tests no_such_test_xyz
