@@ -33,6 +33,7 @@ for src in hv/core/*.c hv/arch/sim/*.c hv/host/posix/*.c traces/*.c replay/*.c f
 done
 # Seeds and dictionaries need the generator and the Python constants.
 make -s VARIANT=rel build/rel/uxen-gen pyconsts
+rm -rf "$WORK/seeds"
 "$PYTHON" scripts/fuzz-seeds.py --out "$WORK/seeds" --gen build/rel/uxen-gen >/dev/null
 for t in $(sh scripts/fuzz-targets.sh); do
 	libs=""

@@ -93,7 +93,12 @@ def traces_from(tracedir, gen, tmp):
         for s, n in jobs:
             p = os.path.join(tmp, s + ".uxt")
             args = [gen, s, p] + ([str(n)] if n else [])
-            subprocess.run(args, check=True, stderr=subprocess.DEVNULL)
+            try:
+                rc = subprocess.run(args, stderr=subprocess.DEVNULL).returncode
+            except OSError as e:
+                raise Refused("cannot run %s: %s" % (gen, e.strerror or e))
+            if rc:
+                raise Refused("%s %s failed (exit %d)" % (gen, s, rc))
             paths.append(p)
     return sorted(paths, key=lambda p: (not p.startswith(tracedir), p))
 
@@ -426,17 +431,58 @@ def decode_from(trace):
     return out
 
 
+class Refused(Exception):
+    """A one-line reason to stop (exit 2)."""
+
+
+# Marks a folder this script made: only such a folder's seeds are replaced.
+STAMP = ".fuzz-seeds"
+
+
+def prepare_out(out):
+    """Make OUT/<target>/ empty for new seeds. Files are removed only from
+    a folder this script made (it holds STAMP): pointed by mistake at a
+    corpus, it would otherwise delete it."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise Refused("--out %s is not a folder" % out)
+    ours = os.path.exists(os.path.join(out, STAMP))
+    if not ours:
+        for t in TARGETS:
+            d = os.path.join(out, t)
+            if os.path.isdir(d) and os.listdir(d):
+                raise Refused("--out %s holds files this script did not write (%s/ is not empty): "
+                              "give an empty or new folder" % (out, t))
+    try:
+        os.makedirs(out, exist_ok=True)
+        open(os.path.join(out, STAMP), "w").close()
+        for t in TARGETS:
+            d = os.path.join(out, t)
+            os.makedirs(d, exist_ok=True)
+            for f in os.listdir(d):
+                os.unlink(os.path.join(d, f))
+    except OSError as e:
+        raise Refused("cannot prepare %s: %s" % (out, e.strerror or e))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
     ap.add_argument("--gen")
     ap.add_argument("--traces", default="traces")
     a = ap.parse_args()
-    for t in TARGETS:
-        d = os.path.join(a.out, t)
-        os.makedirs(d, exist_ok=True)
-        for f in os.listdir(d):
-            os.unlink(os.path.join(d, f))
+    try:
+        return run(a)
+    except Refused as e:
+        print("fuzz-seeds: %s" % e, file=sys.stderr)
+        return 2
+
+
+def run(a):
+    if not os.path.isdir(a.traces):
+        raise Refused("--traces %s is not a folder" % a.traces)
+    if a.gen and not (os.path.isfile(a.gen) and os.access(a.gen, os.X_OK)):
+        raise Refused("--gen %s is not an executable file" % a.gen)
+    prepare_out(a.out)
     counts = dict.fromkeys(TARGETS, 0)
     with tempfile.TemporaryDirectory() as tmp:
         for p in traces_from(a.traces, a.gen, tmp):

@@ -42,3 +42,18 @@ expect_msg "uxen-gen: N past the bound is refused" 2 "N must be" "$G" mix "$tmp/
 expect_msg "uxen-gen: --list with more arguments is a usage error" 2 "unknown option" "$G" --list extra
 expect_msg "uxen-bench-share: an unknown part is a usage error" 2 "usage" build/rel/uxen-bench-share bogus
 expect_msg "uxen-tests: a filter that names no test fails" 2 "no test name" build/rel/uxen-tests no_such_test_xyz
+
+# fuzz-seeds.py empties only a folder it made: pointed at a corpus by
+# mistake it used to delete it.
+mkdir -p "$tmp/corpus/exits" && echo keep >"$tmp/corpus/exits/input"
+expect_msg "fuzz-seeds: a folder it did not make is refused" 2 "did not write" \
+	"$PYTHON" scripts/fuzz-seeds.py --out "$tmp/corpus"
+if [ "$(cat "$tmp/corpus/exits/input" 2>/dev/null)" = keep ]; then ok "... and its files are kept"; else
+	bad "fuzz-seeds deleted a folder's files it did not write"; fi
+expect_msg "fuzz-seeds: --out a file is refused" 2 "not a folder" "$PYTHON" scripts/fuzz-seeds.py --out "$B"
+expect_msg "fuzz-seeds: a missing --gen is refused" 2 "not an executable" \
+	"$PYTHON" scripts/fuzz-seeds.py --out "$tmp/s1" --gen "$tmp/none"
+expect_msg "fuzz-seeds: a failing --gen is one line, not a traceback" 2 "failed (exit 1)" \
+	"$PYTHON" scripts/fuzz-seeds.py --out "$tmp/s2" --gen /bin/false
+expect_msg "fuzz-seeds: a missing --traces is refused" 2 "not a folder" \
+	"$PYTHON" scripts/fuzz-seeds.py --out "$tmp/s3" --traces "$tmp/none"
