@@ -91,6 +91,7 @@ def main():
     ap.add_argument("input")
     ap.add_argument("output")
     a = ap.parse_args()
+    a.replay = os.path.abspath(a.replay)  # as given: a bare name would be looked up in PATH
     # Everything that can be wrong with the arguments, before minutes of
     # minimizing: a missing replay tool, an unreadable or non-trace input,
     # an output that cannot be written.
@@ -104,8 +105,11 @@ def main():
     except uxtrace.TraceError as e:
         return fail("%s is not a valid trace: %s" % (a.input, e))
     out_dir = os.path.dirname(os.path.abspath(a.output))
-    if os.path.isdir(a.output) or not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK):
-        return fail("cannot write %s" % a.output)
+    if not a.output or os.path.isdir(a.output) or not os.path.isdir(out_dir) or \
+            not os.access(out_dir, os.W_OK):
+        return fail("cannot write %r" % a.output)
+    if os.path.exists(a.output) and os.path.samefile(a.input, a.output):
+        return fail("%s is the input itself: name another output (the finding is kept)" % a.output)
     with tempfile.TemporaryDirectory() as tmp:
         want = failure(a.replay, uxtrace.Trace(tr.header, tr.events).pack(), tmp)
         if want is None:

@@ -95,6 +95,9 @@ def decode_to_exits(data):
     return uxtrace.Trace(events=events).pack()
 
 
+FZ_REPRO = "build/fuzz/repro"  # where make builds the reproducers
+
+
 def executable(path):
     return os.path.isfile(path) and os.access(path, os.X_OK)
 
@@ -118,7 +121,7 @@ def replay(tool, path):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--repro", default=os.path.join(REPO, "build/fuzz/repro"),
+    ap.add_argument("--repro", default=os.path.join(REPO, FZ_REPRO),
                     help="the folder of the targets' reproducers (default: the repository's)")
     ap.add_argument("--replay", default=os.path.join(REPO, "build/rel/uxen-replay"),
                     help="the uxen-replay to run (default: the repository's release build)")
@@ -129,6 +132,8 @@ def main():
     ap.add_argument("finding")
     ap.add_argument("output")
     a = ap.parse_args()
+    # Paths as given, from here: a bare name would be looked up in PATH.
+    a.repro, a.replay, a.asan_replay = (os.path.abspath(x) for x in (a.repro, a.replay, a.asan_replay))
     if a.target not in TARGETS:
         return fail("unknown target %r (one of: %s)" % (a.target, ", ".join(TARGETS)))
     # A decode input is a mode byte and at most 15 instruction bytes: only
@@ -155,16 +160,19 @@ def main():
             except ValueError as e:
                 return fail("%s: %s" % (a.finding, e))
             finding = os.path.join(tmp, "exits-input")
-            with open(finding, "wb") as f:
+            with open(finding, "wb") as f:  # in our own temporary folder
                 f.write(exits_input)
             target = "exits"
         if target == "trace":
-            shutil.copyfile(finding, a.output)
+            try:
+                shutil.copyfile(finding, a.output)
+            except OSError as e:
+                return fail("cannot write %s: %s" % (a.output, e.strerror or e))
         else:
             repro = os.path.join(a.repro, target)
             if not executable(repro):
-                return fail("%s is not an executable (build it: make %s)"
-                            % (repro, os.path.relpath(repro, REPO)))
+                return fail("%s is not an executable (build it: make %s, or name the folder "
+                            "with --repro)" % (repro, os.path.join(FZ_REPRO, target)))
             if os.path.exists(a.output):
                 os.unlink(a.output)  # what is there after the run, the run wrote
             p = subprocess.run([repro, "-k", "-o", a.output, finding],

@@ -18,20 +18,36 @@ def fnv1a(data):
     return h
 
 
+def fail(msg):
+    sys.stderr.write("mkhvimage: %s\n" % msg)
+    return 2
+
+
 def main():
     if len(sys.argv) != 3:
-        sys.exit("usage: mkhvimage.py RAW OUT")
-    raw = bytearray(open(sys.argv[1], "rb").read())
+        return fail("usage: mkhvimage.py RAW OUT")
+    try:
+        with open(sys.argv[1], "rb") as f:
+            raw = bytearray(f.read())
+    except OSError as e:
+        return fail("%s: %s" % (sys.argv[1], e.strerror or e))
+    if len(raw) < HDR.size:
+        return fail("%s: %d bytes, shorter than the %d-byte header" % (sys.argv[1], len(raw), HDR.size))
     magic, ver, hsize, fsize, msize, entry, _, _ = HDR.unpack_from(raw)
     if magic != MAGIC or hsize != HDR.size or ver != 1:
-        sys.exit("mkhvimage: %s: bad header" % sys.argv[1])
-    if len(raw) > fsize or not fsize <= msize or entry >= fsize:
-        sys.exit("mkhvimage: %s: %d bytes, header says file %d, mem %d, entry %d"
-                 % (sys.argv[1], len(raw), fsize, msize, entry))
+        return fail("%s: bad header" % sys.argv[1])
+    if len(raw) > fsize or not fsize <= msize or entry >= fsize or fsize > 1 << 30:
+        return fail("%s: %d bytes, header says file %d, mem %d, entry %d"
+                    % (sys.argv[1], len(raw), fsize, msize, entry))
     raw += b"\0" * (fsize - len(raw))
     struct.pack_into("<I", raw, 40, fnv1a(raw[hsize:]))
-    open(sys.argv[2], "wb").write(raw)
+    try:
+        with open(sys.argv[2], "wb") as f:
+            f.write(raw)
+    except OSError as e:
+        return fail("cannot write %s: %s" % (sys.argv[2], e.strerror or e))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -22,7 +22,8 @@ def by_name(table, name):
     for k, v in table.items():
         if (v if isinstance(v, str) else v.name) == name:
             return k
-    raise SystemExit("tracetool: unknown name %s" % name)
+    sys.stderr.write("tracetool: unknown name %s\n" % name)
+    raise SystemExit(2)
 
 
 def flip_output(trace, field, every):
@@ -50,8 +51,17 @@ def drop_event(trace, name):
     return 0
 
 
+def usage_ok(argv):
+    """flip-output IN OUT FIELD [all] | drop-event IN OUT NAME, exactly."""
+    if len(argv) < 5:
+        return False
+    if argv[1] == "flip-output":
+        return len(argv) == 5 or (len(argv) == 6 and argv[5] == "all")
+    return argv[1] == "drop-event" and len(argv) == 5
+
+
 def main(argv):
-    if len(argv) < 5 or argv[1] not in ("flip-output", "drop-event"):
+    if not usage_ok(argv):
         sys.stderr.write(__doc__)
         return 2
     try:
@@ -66,8 +76,12 @@ def main(argv):
     if n == 0:
         sys.stderr.write("tracetool: nothing to change in %s\n" % argv[2])
         return 1
-    with open(argv[3], "wb") as f:
-        trace.write(f)
+    try:
+        with open(argv[3], "wb") as f:
+            trace.write(f)
+    except OSError as e:
+        sys.stderr.write("tracetool: cannot write %s: %s\n" % (argv[3], e.strerror or e))
+        return 2
     return 0
 
 

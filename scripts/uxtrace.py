@@ -21,6 +21,7 @@ import collections
 import fcntl
 import io
 import os
+import stat
 import struct
 import sys
 
@@ -640,10 +641,17 @@ def _print_stats(reader, out):
 
 
 def main(argv):
+    if len(argv) == 2 and argv[1] in ("-h", "--help"):
+        sys.stdout.write("usage: uxtrace.py dump|stats FILE\n")
+        return 0
     if len(argv) != 3 or argv[1] not in ("dump", "stats"):
         sys.stderr.write("usage: uxtrace.py dump|stats FILE\n")
         return 2
     try:
+        # A FIFO or device given by mistake: refused, not waited on.
+        if not stat.S_ISREG(os.stat(argv[2]).st_mode):
+            sys.stderr.write("%s: not a regular file\n" % argv[2])
+            return 2
         with open(argv[2], "rb") as f:
             reader = Reader(f.read())
         (dump if argv[1] == "dump" else _print_stats)(reader, sys.stdout)

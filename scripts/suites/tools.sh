@@ -52,8 +52,50 @@ if [ "$(cat "$tmp/corpus/exits/input" 2>/dev/null)" = keep ]; then ok "... and i
 	bad "fuzz-seeds deleted a folder's files it did not write"; fi
 expect_msg "fuzz-seeds: --out a file is refused" 2 "not a folder" "$PYTHON" scripts/fuzz-seeds.py --out "$B"
 expect_msg "fuzz-seeds: a missing --gen is refused" 2 "not an executable" \
-	"$PYTHON" scripts/fuzz-seeds.py --out "$tmp/s1" --gen "$tmp/none"
+	"$PYTHON" scripts/fuzz-seeds.py --out "$tmp/tools-seeds1" --gen "$tmp/none"
 expect_msg "fuzz-seeds: a failing --gen is one line, not a traceback" 2 "failed (exit 1)" \
-	"$PYTHON" scripts/fuzz-seeds.py --out "$tmp/s2" --gen /bin/false
+	"$PYTHON" scripts/fuzz-seeds.py --out "$tmp/tools-seeds2" --gen /bin/false
 expect_msg "fuzz-seeds: a missing --traces is refused" 2 "not a folder" \
-	"$PYTHON" scripts/fuzz-seeds.py --out "$tmp/s3" --traces "$tmp/none"
+	"$PYTHON" scripts/fuzz-seeds.py --out "$tmp/tools-seeds3" --traces "$tmp/none"
+
+# The Python tools: one line and a non-zero exit, never a traceback.
+notrace() { # NAME STATUS PATTERN CMD...: expect_msg, and no Python traceback
+	n=$1; shift
+	expect_msg "$n" "$@"
+	if grep -q "Traceback" "$tmp/out"; then bad "$n: a Python traceback"; fi
+}
+printf 'UXT-BEGIN ../escape frames=512 events=0 bytes=0\nUXT-END ../escape\n' >"$tmp/s-path.log"
+notrace "serial2uxt: a block name that is a path is refused" 2 "not a plain file name" \
+	"$PYTHON" scripts/serial2uxt.py "$tmp/s-path.log" "$tmp/tools-s2u"
+if [ -e "$tmp/escape.uxt" ]; then bad "serial2uxt wrote outside its folder"; else ok "... and nothing is written outside OUTDIR"; fi
+printf 'UXT-BEGIN t frames=512 events=zz bytes=0\nUXT-END t\n' >"$tmp/s-num.log"
+notrace "serial2uxt: a meta value that is not a number" 2 "KEY=NUMBER" "$PYTHON" scripts/serial2uxt.py "$tmp/s-num.log" "$tmp/tools-s2u"
+printf 'UXT-BEGIN t frames=512 events=0\nUXT-END t\n' >"$tmp/s-key.log"
+notrace "serial2uxt: a missing bytes=" 2 "no bytes=" "$PYTHON" scripts/serial2uxt.py "$tmp/s-key.log" "$tmp/tools-s2u"
+printf 'UXT-BEGIN t frames=99999999999 events=0 bytes=0\nUXT-END t\n' >"$tmp/s-big.log"
+notrace "serial2uxt: frames= out of range" 2 "out of range" "$PYTHON" scripts/serial2uxt.py "$tmp/s-big.log" "$tmp/tools-s2u"
+printf 'UXT-BEGIN t frames=512 events=0 bytes=3\nUXT !!!\nUXT-END t\n' >"$tmp/s-b64.log"
+notrace "serial2uxt: a line that is not base64" 2 "not base64" "$PYTHON" scripts/serial2uxt.py "$tmp/s-b64.log" "$tmp/tools-s2u"
+notrace "serial2uxt: a missing log" 2 "No such file" "$PYTHON" scripts/serial2uxt.py "$tmp/none.log" "$tmp/tools-s2u"
+notrace "serial2uxt: OUTDIR that is a file" 2 "cannot make" "$PYTHON" scripts/serial2uxt.py "$tmp/s-key.log" "$B"
+notrace "mkhvimage: a file shorter than the header" 2 "shorter than" "$PYTHON" scripts/mkhvimage.py /dev/null "$tmp/hv.img"
+notrace "mkhvimage: a missing file" 2 "No such file" "$PYTHON" scripts/mkhvimage.py "$tmp/none" "$tmp/hv.img"
+notrace "tracetool: an output that cannot be written" 2 "cannot write" \
+	"$PYTHON" scripts/tracetool.py flip-output "$B" "$tmp/none/t.uxt" GUEST_RIP
+notrace "tracetool: a misspelled 'all' is a usage error" 2 "flip-output IN OUT" \
+	"$PYTHON" scripts/tracetool.py flip-output "$B" "$tmp/t.uxt" GUEST_RIP al
+notrace "tracetool: extra arguments are a usage error" 2 "drop-event IN OUT" \
+	"$PYTHON" scripts/tracetool.py drop-event "$B" "$tmp/t.uxt" HLT extra
+expect "uxtrace.py --help exits 0" 0 "$PYTHON" scripts/uxtrace.py --help
+notrace "uxtrace.py: a FIFO is refused, not waited on" 2 "not a regular file" \
+	timeout 20 "$PYTHON" scripts/uxtrace.py stats "$tmp/fifo"
+cp "$B" "$tmp/finding.uxt"
+notrace "fuzz-minimize: OUT the input itself is refused" 2 "input itself" \
+	"$PYTHON" scripts/fuzz-minimize.py "$tmp/finding.uxt" "$tmp/finding.uxt"
+if cmp -s "$B" "$tmp/finding.uxt"; then ok "... and the finding is kept"; else bad "fuzz-minimize changed its input"; fi
+notrace "fuzz-minimize: an empty OUT is refused up front" 2 "cannot write" \
+	"$PYTHON" scripts/fuzz-minimize.py "$tmp/finding.uxt" ""
+notrace "fuzz-minimize: --replay as a bare name in the current folder" 2 "does not make uxen-replay exit 3" \
+	sh -c "cd build/rel && '$PYTHON' ../../scripts/fuzz-minimize.py --replay uxen-replay ../../$B '$tmp/m.uxt'"
+notrace "fuzz-trace: an output on a full device" 2 "cannot write" \
+	"$PYTHON" scripts/fuzz-trace.py trace "$B" /dev/full
