@@ -486,20 +486,46 @@ def _hex(b):
     return s + (" ... (%d bytes)" % len(b) if len(b) > DUMP_MAX_BYTES else "")
 
 
+def _printable_utf8(b, i, end):
+    """The length of the UTF-8 sequence at b[i] (before end) if it encodes
+    a code point a terminal shows as text, else 0: the rule of
+    traces/uxt_dump.c's printable_utf8() (invalid, cut short, C1 and
+    bidirectional controls: 0)."""
+    c = b[i]
+    if c < 0xc2 or c > 0xf4:
+        return 0
+    n = 2 if c < 0xe0 else 3 if c < 0xf0 else 4
+    if i + n > end:
+        return 0
+    try:
+        cp = ord(bytes(b[i:i + n]).decode("utf-8"))
+    except UnicodeDecodeError:
+        return 0
+    if cp <= 0x9f or 0x202a <= cp <= 0x202e or 0x2066 <= cp <= 0x2069:
+        return 0
+    return n
+
+
 def _quoted(b):
-    """C-style quoted and truncated: console output may hold control bytes."""
+    """C-style quoted and truncated: console output may hold any bytes;
+    controls and invalid UTF-8 are \\xNN (as uxt_dump.c writes them)."""
     out = bytearray()
-    for c in b[:DUMP_MAX_TEXT]:
+    end = min(len(b), DUMP_MAX_TEXT)
+    i = 0
+    while i < end:
+        c = b[i]
+        n = _printable_utf8(b, i, end) if c >= 0x80 else 1
         if c in b'"\\':
             out += b"\\" + bytes([c])
         elif c == 0x0a:
             out += b"\\n"
-        elif c < 0x20 or c == 0x7f:
+        elif c < 0x20 or c == 0x7f or not n:
             out += b"\\x%02x" % c
         else:
-            out.append(c)  # UTF-8 passes through
+            out += b[i:i + n]
+        i += n or 1
     more = "... (%d bytes)" % len(b) if len(b) > DUMP_MAX_TEXT else ""
-    return '"%s"%s' % (out.decode("utf-8", "replace"), more)
+    return '"%s"%s' % (out.decode("utf-8"), more)
 
 
 def _injection(ev, info):

@@ -70,22 +70,48 @@ static void put_hex(FILE *out, const u8 *p, size_t n)
 		fprintf(out, " ... (%zu bytes)", n);
 }
 
-/* A C-style quoted string, truncated: console output and labels may hold
- * control characters that would garble the listing. */
+/* The length of the UTF-8 sequence at p (n bytes left) if it encodes a
+ * code point a terminal shows as text, else 0: invalid, cut short,
+ * overlong, a surrogate, past U+10FFFF, or a control a terminal would act
+ * on (C1: U+009B is CSI) or that would reorder the listing (bidirectional
+ * overrides). scripts/uxtrace.py's _printable_utf8() is the same rule. */
+static size_t printable_utf8(const u8 *p, size_t n)
+{
+	static const u32 least[5] = { 0, 0, 0x80, 0x800, 0x10000 };
+	size_t len = p[0] < 0xc2 ? 0 : p[0] < 0xe0 ? 2 : p[0] < 0xf0 ? 3 : p[0] < 0xf5 ? 4 : 0;
+	if (!len || n < len)
+		return 0;
+	u32 cp = p[0] & (0x7f >> len);
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if (cp < least[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || cp <= 0x9f ||
+	    (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069))
+		return 0;
+	return len;
+}
+
+/* A C-style quoted string, truncated: console output (whatever bytes a
+ * guest wrote) and labels may hold control characters and invalid UTF-8
+ * that would garble the listing or drive the terminal: those are \xNN. */
 static void put_quoted(FILE *out, const u8 *p, size_t n)
 {
 	size_t shown = n < DUMP_MAX_TEXT ? n : DUMP_MAX_TEXT;
 	fputc('"', out);
-	for (size_t i = 0; i < shown; i++) {
+	for (size_t i = 0; i < shown;) {
 		u8 c = p[i];
+		size_t len = c >= 0x80 ? printable_utf8(p + i, shown - i) : 1;
 		if (c == '"' || c == '\\')
 			fprintf(out, "\\%c", c);
 		else if (c == '\n')
 			fputs("\\n", out);
-		else if (c < 0x20 || c == 0x7f)
+		else if (c < 0x20 || c == 0x7f || !len)
 			fprintf(out, "\\x%02x", c);
 		else
-			fputc(c, out); /* UTF-8 passes through */
+			fwrite(p + i, 1, len, out);
+		i += len ? len : 1;
 	}
 	fputc('"', out);
 	if (shown < n)

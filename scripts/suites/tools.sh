@@ -99,3 +99,23 @@ notrace "fuzz-minimize: --replay as a bare name in the current folder" 2 "does n
 	sh -c "cd build/rel && '$PYTHON' ../../scripts/fuzz-minimize.py --replay uxen-replay ../../$B '$tmp/m.uxt'"
 notrace "fuzz-trace: an output on a full device" 2 "cannot write" \
 	"$PYTHON" scripts/fuzz-trace.py trace "$B" /dev/full
+
+# Listings of what a hostile guest wrote: controls and invalid UTF-8 are
+# \xNN (C1 controls drive terminals: 0x9b is CSI), the same in both tools.
+"$PYTHON" - "$tmp/weird.uxt" <<'PY'
+import sys
+sys.path.insert(0, "scripts")
+import uxtrace, uxen_consts as C
+con = b"ok \x1b[31m|\xc2\x9b|\xe2\x80\xae|\xc2\xb5|\xff|\xed\xa0\x80|\xc0\xaf|" + b"x" * 170 + b"\xe2\x82\xac" * 10
+evs = [uxtrace.Event.mark("mu \u00b5 rlo \u202e nel \u0085"),
+       uxtrace.Event.exit(12, 1, 0, [uxtrace.Item(C.UXT_IT_CONSOLE_OUT, 0, con)])]
+open(sys.argv[1], "wb").write(uxtrace.Trace(uxtrace.Header(C.UXT_HF_OUTPUTS, 0, 0), evs).pack())
+PY
+"$R" --dump "$tmp/weird.uxt" | grep -a 'CONSOLE\|MARK' >"$tmp/weird.c"
+"$PYTHON" scripts/uxtrace.py dump "$tmp/weird.uxt" | grep -a 'CONSOLE\|MARK' >"$tmp/weird.py"
+if [ -s "$tmp/weird.c" ] && cmp -s "$tmp/weird.c" "$tmp/weird.py"; then ok "uxen-replay and uxtrace.py list guest bytes the same way"; else
+	bad "uxen-replay and uxtrace.py list guest bytes differently"; diff "$tmp/weird.c" "$tmp/weird.py" | head -n 6; fi
+if grep -q '|\\xc2\\x9b|\\xe2\\x80\\xae|µ|\\xff|\\xed\\xa0\\x80|\\xc0\\xaf|' "$tmp/weird.c" &&
+	grep -q 'nel \\xc2\\x85' "$tmp/weird.c" && ! LC_ALL=C grep -q "$(printf '\302\233')" "$tmp/weird.c"; then
+	ok "... C1 and bidi controls and invalid UTF-8 escaped, valid UTF-8 shown"; else
+	bad "guest bytes not escaped as expected"; cat "$tmp/weird.c"; fi
