@@ -45,7 +45,8 @@ static u32 max_events(void)
 		const char *e = getenv("FUZZ_MAX_EVENTS");
 		char *end;
 		unsigned long n = e ? strtoul(e, &end, 10) : 0;
-		if (e && (*end || n < 1 || n > FZ_MAX_EVENTS)) {
+		/* digits only: strtoul would skip spaces and take a sign */
+		if (e && (*e < '0' || *e > '9' || *end || n < 1 || n > FZ_MAX_EVENTS)) {
 			fprintf(stderr, "fuzz: FUZZ_MAX_EVENTS must be 1 to %u\n", FZ_MAX_EVENTS);
 			exit(2);
 		}

@@ -141,13 +141,16 @@ fuzz:
 # It prints uxen-replay's status on the trace (3: the hypervisor failed;
 # a finding a sanitizer reported replays on the asan-clang build), and make
 # fails unless that is 0 (the script exits with it).
+# $(1) quoted for the shell, whatever it holds (a path with a ' too).
+fz_shq = '$(subst ','"'"',$(1))'
 fuzz-trace:
-	$(Q)if [ -z "$(INPUT)" ] || [ -z "$(OUT)" ] || [ -z "$(filter $(TARGET),$(FUZZ_TARGETS))" ]; then \
+	$(Q)if [ -z $(call fz_shq,$(INPUT)) ] || [ -z $(call fz_shq,$(OUT)) ] || [ "$(words $(TARGET))" != 1 ] || \
+		[ -z "$(filter $(TARGET),$(FUZZ_TARGETS))" ]; then \
 		echo "usage: make fuzz-trace TARGET=exits|memory|hypercalls|decode|trace INPUT=FILE OUT=FILE.uxt" >&2; exit 2; fi
 	$(Q)$(MAKE) --no-print-directory VARIANT=rel tools pyconsts
 	$(Q)$(MAKE) --no-print-directory VARIANT=asan-clang build/asan-clang/uxen-replay
 	$(Q)$(if $(filter trace,$(TARGET)),true,$(MAKE) --no-print-directory $(FZ)/repro/$(if $(filter decode,$(TARGET)),exits,$(TARGET)))
-	$(Q)$(PYTHON) scripts/fuzz-trace.py '$(TARGET)' '$(INPUT)' '$(OUT)'
+	$(Q)$(PYTHON) scripts/fuzz-trace.py $(TARGET) $(call fz_shq,$(INPUT)) $(call fz_shq,$(OUT))
 
 deps-fuzz:
 	$(Q)sh scripts/deps.sh fuzz

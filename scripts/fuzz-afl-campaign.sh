@@ -5,7 +5,9 @@
 # syncing the same directory) can join. Progress: a status line every 10 s.
 #   scripts/fuzz-afl-campaign.sh TARGET SECONDS [JOBS]
 # A new campaign starts from the seeds and the committed corpus
-# (fuzz/corpus/<target>). At the end, crashes and hangs are copied to
+# (fuzz/corpus/<target>); an existing sync directory is resumed (remove
+# build/fuzz/afl-sync/<target> to start afresh). At the end, the crashes
+# and hangs this run found are copied to
 # build/fuzz/findings/<target>/ and the queue to build/fuzz/corpus/<target>
 # (what make fuzz's libFuzzer runs and make coverage start from). Exit 1 if
 # an instance failed (its log is shown), 2 on bad arguments.
@@ -21,8 +23,11 @@ t=$1 secs=$2 jobs=${3:-1}
 sh scripts/fuzz-targets.sh | grep -qx -- "$t" || usage "unknown target '$t'"
 case $secs in ''|*[!0-9]*) usage "SECONDS must be a whole number, not '$secs'" ;; esac
 case $jobs in ''|*[!0-9]*) usage "JOBS must be a whole number, not '$jobs'" ;; esac
-[ "$secs" -gt 0 ] || usage "SECONDS must be at least 1"
-[ "$jobs" -gt 0 ] || usage "JOBS must be at least 1"
+# Bounds as make fuzz's (scripts/fuzz-run.sh); the length first, so that
+# the shell's test never sees a number past its range.
+[ ${#secs} -le 7 ] && [ "$secs" -gt 0 ] && [ "$secs" -le 2592000 ] ||
+	usage "SECONDS must be 1 to 2592000 (30 days), not $secs"
+[ ${#jobs} -le 4 ] && [ "$jobs" -gt 0 ] && [ "$jobs" -le 1024 ] || usage "JOBS must be 1 to 1024, not $jobs"
 bin=build/fuzz/afl/$t seeds=build/fuzz/seeds/$t
 [ -x "$bin" ] || usage "$bin is not built (make build/fuzz/afl/$t, or make fuzz ENGINE=afl)"
 [ -d "$seeds" ] || usage "$seeds is missing (make fuzz-seeds)"
@@ -34,6 +39,9 @@ cp "$seeds"/* "$in/"
 [ -d fuzz/corpus/$t ] && cp fuzz/corpus/$t/* "$in/"
 export AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
 	AFL_AUTORESUME=1 AFL_NO_AFFINITY=1 AFL_QUIET=1
+# What this run finds is what is newer than this mark: a resumed sync
+# directory still holds the findings of earlier runs.
+touch "$sync/.started"
 pids=""
 for i in $(seq 1 "$jobs"); do
 	role=-S name=s$i
@@ -46,10 +54,12 @@ end=$(( $(date +%s) + secs + 60 ))
 while [ "$(date +%s)" -lt "$end" ] && kill -0 $pids 2>/dev/null; do
 	sleep 10
 	for st in "$sync"/*/fuzzer_stats; do
-		[ -f "$st" ] || continue
+		# an instance that has not written its stats in this run yet
+		# (a resumed directory holds the last run's)
+		[ -f "$st" ] && [ "$st" -nt "$sync/.started" ] || continue
 		printf '  %s: %s execs, %s/s, corpus %s, crashes %s, hangs %s, stability %s\n' \
 			"$(basename "$(dirname "$st")")" "$(sed -n 's/^execs_done *: *//p' "$st")" \
-			"$(sed -n 's/^execs_per_sec *: *//p' "$st")" "$(sed -n 's/^corpus_count *: *//p' "$st")" \
+			"$(sed -n 's/^execs_per_sec *: *//p' "$st" | sed 's/^inf$/-/')" "$(sed -n 's/^corpus_count *: *//p' "$st")" \
 			"$(sed -n 's/^saved_crashes *: *//p' "$st")" "$(sed -n 's/^saved_hangs *: *//p' "$st")" \
 			"$(sed -n 's/^stability *: *//p' "$st")"
 	done
@@ -60,12 +70,15 @@ for p in $pids; do
 done
 if [ "$failed" = 1 ]; then
 	for log in "$sync"/*.log; do
-		echo "fuzz-afl-campaign: $(basename "$log" .log) failed; the end of $log:" >&2
-		tail -n 8 "$log" | sed 's/^/    /' >&2
+		# AFL++ colours its messages; its reason is the PROGRAM ABORT line
+		# and what the target printed before it.
+		echo "fuzz-afl-campaign: $(basename "$log" .log) failed; from $log:" >&2
+		sed "s/$(printf '\033')\[[0-9;]*[A-Za-z]//g" "$log" | grep -v '^ *$' |
+			grep -i -B 6 -A 2 'abort\|error\|fuzz:' | tail -n 14 | sed 's/^/    /' >&2
 	done
 fi
 for c in "$sync"/*/crashes/id* "$sync"/*/hangs/id*; do
-	[ -f "$c" ] || continue
+	[ -f "$c" ] && [ "$c" -nt "$sync/.started" ] || continue
 	kind=$(basename "$(dirname "$c")") who=$(basename "$(dirname "$(dirname "$c")")")
 	cp "$c" "$findings/afl-$who-$kind-$(basename "$c" | cut -c1-9)"
 done

@@ -7,16 +7,29 @@
 set -eu
 cd "$(dirname "$0")/.."
 C=build/fuzz/cov
+for extra in ${FUZZ_CORPORA:-}; do
+	[ -d "$extra" ] || { echo "coverage: FUZZ_CORPORA names $extra, which is not a folder" >&2; exit 2; }
+done
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT INT TERM
+out=$tmp/run failed=0
 find "$C" -name '*.gcda' -delete
 for t in $(sh scripts/fuzz-targets.sh); do
 	dirs=build/fuzz/seeds/$t
 	[ -d fuzz/corpus/$t ] && dirs="$dirs fuzz/corpus/$t"
 	[ -d build/fuzz/corpus/$t ] && dirs="$dirs build/fuzz/corpus/$t"
 	for extra in ${FUZZ_CORPORA:-}; do [ -d "$extra/$t" ] && dirs="$dirs $extra/$t"; done
-	"$C/$t" -k $dirs 2>&1 | tail -n 1 | sed 's/^/  /'
+	# An input that fails here is a finding, and a run a signal ends
+	# writes no coverage: either makes the figures below a lie.
+	rc=0
+	"$C/$t" -k $dirs >"$out" 2>&1 || rc=$?
+	tail -n 1 "$out" | sed 's/^/  /'
+	if [ "$rc" -ne 0 ]; then
+		echo "coverage: $t exited $rc on its corpora (a failing input, or a crash):" >&2
+		grep -v '^fuzz [a-z]*: status 0' "$out" | tail -n 5 | sed 's/^/    /' >&2
+		failed=1
+	fi
 done
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
 for src in $(find hv -name '*.c' | sort); do
 	obj=$C/obj/$(dirname "$src")
 	[ -f "$obj/$(basename "$src" .c).gcno" ] || continue
@@ -40,3 +53,4 @@ group "exit handlers (exit*.c, console.c)" $(ls hv/core/exit*.c) hv/core/console
 group "p2m / EPT (p2m*.c, exit_ept.c)" $(ls hv/core/p2m*.c) hv/core/exit_ept.c
 group "sharing / fork (fork, merge, share)" hv/core/fork.c hv/core/merge.c hv/core/p2m_share.c
 group "all of hv/" $(awk '{print $1}' "$tmp/cov")
+exit $failed

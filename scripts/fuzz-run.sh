@@ -12,13 +12,15 @@ set -eu
 cd "$(dirname "$0")/.."
 check=0
 [ "${1:-}" = --check ] && { check=1; shift; }
-engine=${1:-libfuzzer} target=${2:-all} secs=${3:-60} jobs=${4:-1}
+# Given but empty (make fuzz TARGET=) is not the default: it is refused.
+engine=${1-libfuzzer} target=${2-all} secs=${3-60} jobs=${4-1}
 TARGETS=$(sh scripts/fuzz-targets.sh | tr "\n" " ")
 usage() {
 	echo "fuzz: $*" >&2
 	echo "usage: make fuzz [ENGINE=libfuzzer|afl] [TARGET=$(echo $TARGETS | tr ' ' '|')|all] [SECONDS=N] [JOBS=N]" >&2
 	exit 2
 }
+[ $# -le 4 ] || { shift 4; usage "extra arguments after JOBS: $*"; }
 case $engine in libfuzzer|lf|afl) ;; *) usage "unknown engine '$engine'" ;; esac
 [ "$target" = all ] && target=$TARGETS
 # Names only: no pattern for the shell to expand, nothing but spaces.
@@ -34,6 +36,14 @@ case $secs in ''|*[!0-9]*) usage "SECONDS must be a whole number of seconds, not
 	usage "SECONDS must be 1 to 2592000 (30 days), not $secs"
 case $jobs in ''|*[!0-9]*) usage "JOBS must be a whole number, not '$jobs'" ;; esac
 [ ${#jobs} -le 4 ] && [ "$jobs" -gt 0 ] && [ "$jobs" -le 1024 ] || usage "JOBS must be 1 to 1024, not $jobs"
+# The targets' lower cap on events per input (fuzz/fuzz.c reads it): a bad
+# one is said here, not found by the fuzzer as a crash of every input.
+if [ -n "${FUZZ_MAX_EVENTS+x}" ]; then
+	cap=$(sed -n 's/^#define FZ_MAX_EVENTS \([0-9]*\).*/\1/p' fuzz/fuzz.h)
+	case $FUZZ_MAX_EVENTS in ''|*[!0-9]*) usage "FUZZ_MAX_EVENTS must be 1 to $cap, not '$FUZZ_MAX_EVENTS'" ;; esac
+	[ ${#FUZZ_MAX_EVENTS} -le 4 ] && [ "$FUZZ_MAX_EVENTS" -ge 1 ] && [ "$FUZZ_MAX_EVENTS" -le "$cap" ] ||
+		usage "FUZZ_MAX_EVENTS must be 1 to $cap, not $FUZZ_MAX_EVENTS"
+fi
 [ "$check" = 1 ] && exit 0
 PYTHON=${PYTHON:-/usr/bin/python3}
 found=0

@@ -214,6 +214,8 @@ done
 s=$(ls "$FZB/seeds/trace" | head -n 1)
 expect_msg "fuzz: fuzz-trace takes a trace input as it is" 0 "uxen-replay exits 0" \
 	"$PYTHON" scripts/fuzz-trace.py trace "$FZB/seeds/trace/$s" "$tmp/tr.uxt"
+if grep -q "replaying with .*asan" "$tmp/out"; then ok "fuzz: ... and replays it on the ASan uxen-replay"; else
+	bad "fuzz: fuzz-trace replays a trace finding on the ASan uxen-replay"; fi
 expect "fuzz: ... byte for byte" 0 cmp "$FZB/seeds/trace/$s" "$tmp/tr.uxt"
 # fuzz-trace's refusals: what | the message | target finding output.
 printf '\010' >"$tmp/dec-short"

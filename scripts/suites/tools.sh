@@ -119,3 +119,23 @@ if grep -q '|\\xc2\\x9b|\\xe2\\x80\\xae|µ|\\xff|\\xed\\xa0\\x80|\\xc0\\xaf|' "$
 	grep -q 'nel \\xc2\\x85' "$tmp/weird.c" && ! LC_ALL=C grep -q "$(printf '\302\233')" "$tmp/weird.c"; then
 	ok "... C1 and bidi controls and invalid UTF-8 escaped, valid UTF-8 shown"; else
 	bad "guest bytes not escaped as expected"; cat "$tmp/weird.c"; fi
+
+# The fuzzing commands' arguments (checked before anything is built or run).
+expect_msg "make fuzz-trace: two targets is a usage error" 2 "usage: make fuzz-trace" \
+	make -s --no-print-directory fuzz-trace TARGET='exits memory' INPUT=x OUT=y
+cp "$B" "$tmp/it's.uxt"
+expect_msg "make fuzz-trace: paths with a quote in them" 0 "uxen-replay exits 0" \
+	make -s --no-print-directory fuzz-trace TARGET=trace INPUT="$tmp/it's.uxt" OUT="$tmp/o'ut.uxt"
+expect_msg "make fuzz: extra arguments are refused" 2 "extra arguments" sh scripts/fuzz-run.sh --check libfuzzer exits 10 1 x
+expect_msg "make fuzz: an empty TARGET is refused, not 'all'" 2 "no target" sh scripts/fuzz-run.sh --check libfuzzer '' 10 1
+expect_msg "make fuzz: FUZZ_MAX_EVENTS=0 is refused up front" 2 "FUZZ_MAX_EVENTS must be" \
+	env FUZZ_MAX_EVENTS=0 sh scripts/fuzz-run.sh --check libfuzzer exits 10 1
+expect_msg "make fuzz: FUZZ_MAX_EVENTS=' 5' is refused" 2 "FUZZ_MAX_EVENTS must be" \
+	env FUZZ_MAX_EVENTS=" 5" sh scripts/fuzz-run.sh --check libfuzzer exits 10 1
+expect_msg "fuzz-afl-campaign: a 20-digit SECONDS is refused in words" 2 "SECONDS must be 1 to" \
+	sh scripts/fuzz-afl-campaign.sh exits 99999999999999999999
+expect_msg "fuzz-afl-campaign: JOBS past 1024 is refused" 2 "JOBS must be 1 to 1024" \
+	sh scripts/fuzz-afl-campaign.sh exits 10 5000
+expect_msg "fuzz-targets.sh lists the targets from any folder" 0 "exits" sh -c "cd / && sh '$PWD/scripts/fuzz-targets.sh'"
+expect_msg "make coverage: FUZZ_CORPORA naming a missing folder" 2 "not a folder" \
+	env FUZZ_CORPORA="$tmp/none" sh scripts/fuzz-coverage.sh
