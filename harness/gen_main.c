@@ -11,7 +11,9 @@ static int usage(FILE *f, int rc)
 	fprintf(f, "usage: uxen-gen SCENARIO OUT.uxt [N]\n"
 		   "       uxen-gen --list\n"
 		   "Run a scripted guest scenario through the hosted hypervisor and write\n"
-		   "it as a trace with every output (\"-\" writes to stdout).\n");
+		   "it as a trace with every output (\"-\" writes to stdout). N, 1 to %llu,\n"
+		   "sizes the scenarios that take one (default 1000).\n",
+		(unsigned long long)GEN_MAX_EXITS);
 	return rc;
 }
 

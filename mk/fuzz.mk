@@ -144,7 +144,7 @@ fuzz:
 # $(1) quoted for the shell, whatever it holds (a path with a ' too).
 fz_shq = '$(subst ','"'"',$(1))'
 fuzz-trace:
-	$(Q)if [ -z $(call fz_shq,$(INPUT)) ] || [ -z $(call fz_shq,$(OUT)) ] || [ "$(words $(TARGET))" != 1 ] || \
+	$(Q)if [ -z $(call fz_shq,$(INPUT)) ] || [ -z $(call fz_shq,$(OUT)) ] || [ "$(words $(TARGET))" != 1 ] || [ -n "$(findstring %,$(TARGET))" ] || \
 		[ -z "$(filter $(TARGET),$(FUZZ_TARGETS))" ]; then \
 		echo "usage: make fuzz-trace TARGET=exits|memory|hypercalls|decode|trace INPUT=FILE OUT=FILE.uxt" >&2; exit 2; fi
 	$(Q)$(MAKE) --no-print-directory VARIANT=rel tools pyconsts

@@ -16,10 +16,11 @@ enum replay_status {
 };
 
 #define REPLAY_DEFAULT_FRAMES (1u << 18) /* 1 GiB of simulated machine memory */
-/* The most it simulates, 256 GiB: the core's frame table for it is 1 GiB
- * of this process's memory (and one allocation of the host's largest
- * order); more could not start. */
-#define REPLAY_MAX_FRAMES (1ull << 26)
+/* The most it simulates, 512 GiB: the core's frame table for it takes
+ * 2 GiB of this process's memory, a header's size costing a trace's
+ * reader that much; from 2^28 the table no longer fits the host's largest
+ * allocation and the core could not start. */
+#define REPLAY_MAX_FRAMES (1ull << 27)
 
 struct replay_opts {
 	bool keep_going;   /* count every divergence instead of stopping */

@@ -1,6 +1,7 @@
 /* uxen-replay: replay µ-Xen traces through the hosted hypervisor.
- * Exit status: 0 identical, 1 divergence, 2 unusable trace or usage error,
- * 3 the hypervisor itself failed. With several traces, the worst wins. */
+ * Exit status: 0 identical, 1 divergence, 2 unusable trace, usage error or
+ * output that could not be written, 3 the hypervisor itself failed. With
+ * several traces, the worst wins. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -23,15 +24,17 @@ static const char usage[] =
 	"      --no-check        run the trace without comparing outputs\n"
 	"      --parse-only      read and validate the trace, run nothing (benchmarks)\n"
 	"      --check-every N   run the invariant checker every N events (default: at the end)\n"
-	"      --mem-frames N    simulated machine memory in 4 KiB frames (default: from the\n"
-	"                        trace header, else 262144)\n"
+	"      --mem-frames N    simulated machine memory in 4 KiB frames, 512 to 2^27 (default:\n"
+	"                        from the trace header, else 262144)\n"
 	"      --progress        progress on stderr (default: for traces over 16 MiB on a terminal)\n"
 	"      --no-progress\n"
 	"  -q, --quiet           no summary line\n"
 	"  -h, --help\n"
 	"\n"
-	"Exit status: 0 identical, 1 divergence, 2 unusable trace or usage error,\n"
-	"3 the hypervisor failed (assertion or invariant).\n";
+	"--dump and --parse-only run nothing: they refuse the options that would.\n"
+	"\n"
+	"Exit status: 0 identical, 1 divergence, 2 unusable trace, usage error or\n"
+	"output that could not be written, 3 the hypervisor failed (assertion or invariant).\n";
 
 struct cli {
 	struct replay_opts o;
@@ -213,7 +216,7 @@ int main(int argc, char **argv)
 		case O_FRAMES:
 			if (parse_u64(optarg, &c.o.mem_frames) || c.o.mem_frames < 512 ||
 			    c.o.mem_frames > REPLAY_MAX_FRAMES)
-				return usage_error("--mem-frames needs a number from 512 to 2^26, not",
+				return usage_error("--mem-frames needs a number from 512 to 2^27, not",
 						   optarg);
 			break;
 		default:

@@ -39,17 +39,32 @@ cp "$seeds"/* "$in/"
 [ -d fuzz/corpus/$t ] && cp fuzz/corpus/$t/* "$in/"
 export AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
 	AFL_AUTORESUME=1 AFL_NO_AFFINITY=1 AFL_QUIET=1
+# A target that cannot run a seed at all is said in its own words here,
+# before AFL++ makes it "Fork server handshake failed".
+first=$(ls "$seeds" | head -n 1)
+if [ -n "$first" ] && ! "$bin" "$seeds/$first" >/dev/null 2>"$sync/preflight.err"; then
+	echo "fuzz-afl-campaign: $bin fails on the seed $seeds/$first:" >&2
+	tail -n 5 "$sync/preflight.err" | sed 's/^/    /' >&2
+	exit 1
+fi
 # What this run finds is what is newer than this mark: a resumed sync
 # directory still holds the findings of earlier runs.
 touch "$sync/.started"
-pids=""
+run=$(date +%Y%m%d-%H%M%S) # in the names of its findings: a resumed AFL++ numbers them from 0 again
+pids="" names=""
 for i in $(seq 1 "$jobs"); do
 	role=-S name=s$i
 	[ "$i" -eq 1 ] && role=-M name=main
 	afl-fuzz -i "$in" -o "$sync" $role "$name" -m none -t 1000+ -V "$secs" \
 		-x "$seeds.dict" -- "$bin" >"$sync/$name.log" 2>&1 &
-	pids="$pids $!"
+	pids="$pids $!" names="$names $name"
 done
+# An instance's execs/s, but "-" for its first seconds, where AFL++ gives
+# noise ("inf", millions a second).
+rate() {
+	awk -F' *: *' '{ v[$1] = $2 }
+		END { print (v["last_update"] - v["start_time"] >= 5 ? v["execs_per_sec"] : "-") }' "$1"
+}
 end=$(( $(date +%s) + secs + 60 ))
 while [ "$(date +%s)" -lt "$end" ] && kill -0 $pids 2>/dev/null; do
 	sleep 10
@@ -59,28 +74,34 @@ while [ "$(date +%s)" -lt "$end" ] && kill -0 $pids 2>/dev/null; do
 		[ -f "$st" ] && [ "$st" -nt "$sync/.started" ] || continue
 		printf '  %s: %s execs, %s/s, corpus %s, crashes %s, hangs %s, stability %s\n' \
 			"$(basename "$(dirname "$st")")" "$(sed -n 's/^execs_done *: *//p' "$st")" \
-			"$(sed -n 's/^execs_per_sec *: *//p' "$st" | sed 's/^inf$/-/')" "$(sed -n 's/^corpus_count *: *//p' "$st")" \
+			"$(rate "$st")" "$(sed -n 's/^corpus_count *: *//p' "$st")" \
 			"$(sed -n 's/^saved_crashes *: *//p' "$st")" "$(sed -n 's/^saved_hangs *: *//p' "$st")" \
 			"$(sed -n 's/^stability *: *//p' "$st")"
 	done
 done
 failed=0
+set -- $names
 for p in $pids; do
-	wait "$p" || failed=1
+	name=$1
+	shift
+	wait "$p" && continue
+	failed=1
+	# AFL++ colours its messages: without them, its reason (the PROGRAM
+	# ABORT line, what the target printed) and the end of the log.
+	log=$sync/$name.log
+	echo "fuzz-afl-campaign: $name failed; from $log:" >&2
+	esc=$(printf '\033')
+	sed -e "s/$esc\[[0-9;?]*[A-Za-z]//g" -e "s/$esc[()][A-Za-z0-9]//g" "$log" | grep -v '^ *$' >"$sync/$name.plain" || true
+	if grep -q 'PROGRAM ABORT' "$sync/$name.plain"; then
+		grep -B 8 -A 1 'PROGRAM ABORT' "$sync/$name.plain" | tail -n 10
+	else
+		tail -n 8 "$sync/$name.plain"
+	fi | sed 's/^/    /' >&2
 done
-if [ "$failed" = 1 ]; then
-	for log in "$sync"/*.log; do
-		# AFL++ colours its messages; its reason is the PROGRAM ABORT line
-		# and what the target printed before it.
-		echo "fuzz-afl-campaign: $(basename "$log" .log) failed; from $log:" >&2
-		sed "s/$(printf '\033')\[[0-9;]*[A-Za-z]//g" "$log" | grep -v '^ *$' |
-			grep -i -B 6 -A 2 'abort\|error\|fuzz:' | tail -n 14 | sed 's/^/    /' >&2
-	done
-fi
 for c in "$sync"/*/crashes/id* "$sync"/*/hangs/id*; do
 	[ -f "$c" ] && [ "$c" -nt "$sync/.started" ] || continue
 	kind=$(basename "$(dirname "$c")") who=$(basename "$(dirname "$(dirname "$c")")")
-	cp "$c" "$findings/afl-$who-$kind-$(basename "$c" | cut -c1-9)"
+	cp "$c" "$findings/afl-$run-$who-$kind-$(basename "$c" | cut -c1-9)"
 done
 mkdir -p build/fuzz/corpus/$t
 for q in "$sync"/*/queue/id*; do

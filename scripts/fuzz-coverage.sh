@@ -11,7 +11,9 @@ for extra in ${FUZZ_CORPORA:-}; do
 	[ -d "$extra" ] || { echo "coverage: FUZZ_CORPORA names $extra, which is not a folder" >&2; exit 2; }
 done
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
+# Ctrl-C stops it all (the target's run and the loop), and cleans up.
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM
 out=$tmp/run failed=0
 find "$C" -name '*.gcda' -delete
 for t in $(sh scripts/fuzz-targets.sh); do

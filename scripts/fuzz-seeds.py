@@ -10,11 +10,14 @@ a few hand-made ones that reach what no trace does;
 dictionaries are GENERATED from the core's tables through uxen_consts
 (itself generated from hv/include/hv/tables/*.def): exit reasons, VMCS
 encodings, MSR numbers and hypercall numbers, never a hand-kept list.
-Deterministic: the same tables and traces give the same files.
+Deterministic: the same tables and traces give the same files. DIR must
+be new, empty, or one this script made (it leaves a .fuzz-seeds mark):
+other files are never deleted. Exit 2, with one line, on bad arguments.
 """
 import argparse
 import hashlib
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -480,6 +483,8 @@ def main():
 def run(a):
     if not os.path.isdir(a.traces):
         raise Refused("--traces %s is not a folder" % a.traces)
+    if a.gen and os.sep not in a.gen:  # a bare name: from PATH, as a shell would
+        a.gen = shutil.which(a.gen) or a.gen
     if a.gen and not (os.path.isfile(a.gen) and os.access(a.gen, os.X_OK)):
         raise Refused("--gen %s is not an executable file" % a.gen)
     prepare_out(a.out)

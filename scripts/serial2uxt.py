@@ -42,7 +42,7 @@ def begin(parts, n):
     meta = {}
     for p in parts[2:]:
         key, eq, val = p.partition("=")
-        if not eq or not val.isdigit():
+        if not eq or not (val.isascii() and val.isdigit()):  # ASCII digits only: not '²'
             raise Bad("line %d: %r is not KEY=NUMBER" % (n, p))
         meta[key] = int(val)
     for key, limit in LIMITS.items():

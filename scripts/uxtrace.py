@@ -21,7 +21,6 @@ import collections
 import fcntl
 import io
 import os
-import stat
 import struct
 import sys
 
@@ -489,8 +488,9 @@ def _hex(b):
 def _printable_utf8(b, i, end):
     """The length of the UTF-8 sequence at b[i] (before end) if it encodes
     a code point a terminal shows as text, else 0: the rule of
-    traces/uxt_dump.c's printable_utf8() (invalid, cut short, C1 and
-    bidirectional controls: 0)."""
+    traces/uxt_dump.c's printable_utf8() (invalid, cut short, C1 controls,
+    bidirectional marks, overrides and isolates, line and paragraph
+    separators: 0)."""
     c = b[i]
     if c < 0xc2 or c > 0xf4:
         return 0
@@ -501,7 +501,8 @@ def _printable_utf8(b, i, end):
         cp = ord(bytes(b[i:i + n]).decode("utf-8"))
     except UnicodeDecodeError:
         return 0
-    if cp <= 0x9f or 0x202a <= cp <= 0x202e or 0x2066 <= cp <= 0x2069:
+    if cp <= 0x9f or cp in (0x061c, 0x200e, 0x200f, 0x2028, 0x2029) or \
+            0x202a <= cp <= 0x202e or 0x2066 <= cp <= 0x2069:
         return 0
     return n
 
@@ -666,6 +667,20 @@ def _print_stats(reader, out):
             out.write("  %-24s %d\n" % (name, n))
 
 
+def _read_all(path):
+    """The file's bytes. Opened without blocking, so that a FIFO with no
+    writer is not waited on (it then reads as empty: no header), while a
+    pipe (/dev/stdin, <(...)) is read to its end."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        fl = fcntl.fcntl(fd, fcntl.F_GETFL)
+        fcntl.fcntl(fd, fcntl.F_SETFL, fl & ~os.O_NONBLOCK)
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read()
+    finally:
+        os.close(fd)
+
+
 def main(argv):
     if len(argv) == 2 and argv[1] in ("-h", "--help"):
         sys.stdout.write("usage: uxtrace.py dump|stats FILE\n")
@@ -674,12 +689,7 @@ def main(argv):
         sys.stderr.write("usage: uxtrace.py dump|stats FILE\n")
         return 2
     try:
-        # A FIFO or device given by mistake: refused, not waited on.
-        if not stat.S_ISREG(os.stat(argv[2]).st_mode):
-            sys.stderr.write("%s: not a regular file\n" % argv[2])
-            return 2
-        with open(argv[2], "rb") as f:
-            reader = Reader(f.read())
+        reader = Reader(_read_all(argv[2]))
         (dump if argv[1] == "dump" else _print_stats)(reader, sys.stdout)
     except (OSError, TraceError) as e:
         sys.stdout.flush()

@@ -73,8 +73,9 @@ static void put_hex(FILE *out, const u8 *p, size_t n)
 /* The length of the UTF-8 sequence at p (n bytes left) if it encodes a
  * code point a terminal shows as text, else 0: invalid, cut short,
  * overlong, a surrogate, past U+10FFFF, or a control a terminal would act
- * on (C1: U+009B is CSI) or that would reorder the listing (bidirectional
- * overrides). scripts/uxtrace.py's _printable_utf8() is the same rule. */
+ * on (C1: U+009B is CSI) or that would reorder or break the listing
+ * (bidirectional marks, overrides and isolates; line and paragraph
+ * separators). scripts/uxtrace.py's _printable_utf8() is the same rule. */
 static size_t printable_utf8(const u8 *p, size_t n)
 {
 	static const u32 least[5] = { 0, 0, 0x80, 0x800, 0x10000 };
@@ -88,6 +89,7 @@ static size_t printable_utf8(const u8 *p, size_t n)
 		cp = cp << 6 | (p[i] & 0x3f);
 	}
 	if (cp < least[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || cp <= 0x9f ||
+	    cp == 0x061c || cp == 0x200e || cp == 0x200f || cp == 0x2028 || cp == 0x2029 ||
 	    (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069))
 		return 0;
 	return len;

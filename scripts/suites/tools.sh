@@ -11,6 +11,7 @@ expect_msg "a FIFO is refused at once, not waited on" 2 "not a regular file" \
 expect_msg "--check-every ' -1' is not taken as 2^64-1" 2 "check-every" "$R" --check-every " -1" "$B"
 expect_msg "--mem-frames past what can be simulated is a usage error" 2 "mem-frames" \
 	"$R" --mem-frames 4294967296 "$B"
+expect_msg "... 2^27 + 1 too" 2 "512 to 2^27" "$R" --mem-frames 134217729 "$B"
 cp "$B" "$tmp/frames.uxt" && printf '\377\377\377\377' | dd of="$tmp/frames.uxt" bs=1 seek=24 conv=notrunc 2>/dev/null
 expect_msg "a header asking for too much memory exits 2, not 3" 2 "header asks for 4294967295 frames" \
 	"$R" "$tmp/frames.uxt"
@@ -55,6 +56,9 @@ expect_msg "fuzz-seeds: a missing --gen is refused" 2 "not an executable" \
 	"$PYTHON" scripts/fuzz-seeds.py --out "$tmp/tools-seeds1" --gen "$tmp/none"
 expect_msg "fuzz-seeds: a failing --gen is one line, not a traceback" 2 "failed (exit 1)" \
 	"$PYTHON" scripts/fuzz-seeds.py --out "$tmp/tools-seeds2" --gen /bin/false
+mkdir -p "$tmp/bin" && ln -sf "$PWD/build/rel/uxen-gen" "$tmp/bin/uxen-gen"
+expect_msg "fuzz-seeds: a bare --gen name is looked up in PATH" 0 "fuzz-seeds: decode" \
+	env PATH="$tmp/bin:$PATH" "$PYTHON" scripts/fuzz-seeds.py --out "$tmp/tools-seeds4" --gen uxen-gen
 expect_msg "fuzz-seeds: a missing --traces is refused" 2 "not a folder" \
 	"$PYTHON" scripts/fuzz-seeds.py --out "$tmp/tools-seeds3" --traces "$tmp/none"
 
@@ -76,6 +80,8 @@ printf 'UXT-BEGIN t frames=99999999999 events=0 bytes=0\nUXT-END t\n' >"$tmp/s-b
 notrace "serial2uxt: frames= out of range" 2 "out of range" "$PYTHON" scripts/serial2uxt.py "$tmp/s-big.log" "$tmp/tools-s2u"
 printf 'UXT-BEGIN t frames=512 events=0 bytes=3\nUXT !!!\nUXT-END t\n' >"$tmp/s-b64.log"
 notrace "serial2uxt: a line that is not base64" 2 "not base64" "$PYTHON" scripts/serial2uxt.py "$tmp/s-b64.log" "$tmp/tools-s2u"
+printf 'UXT-BEGIN t frames=\302\262 events=0 bytes=0\nUXT-END t\n' >"$tmp/s-sup.log"
+notrace "serial2uxt: a number that is not ASCII digits" 2 "KEY=NUMBER" "$PYTHON" scripts/serial2uxt.py "$tmp/s-sup.log" "$tmp/tools-s2u"
 notrace "serial2uxt: a missing log" 2 "No such file" "$PYTHON" scripts/serial2uxt.py "$tmp/none.log" "$tmp/tools-s2u"
 notrace "serial2uxt: OUTDIR that is a file" 2 "cannot make" "$PYTHON" scripts/serial2uxt.py "$tmp/s-key.log" "$B"
 notrace "mkhvimage: a file shorter than the header" 2 "shorter than" "$PYTHON" scripts/mkhvimage.py /dev/null "$tmp/hv.img"
@@ -87,8 +93,10 @@ notrace "tracetool: a misspelled 'all' is a usage error" 2 "flip-output IN OUT" 
 notrace "tracetool: extra arguments are a usage error" 2 "drop-event IN OUT" \
 	"$PYTHON" scripts/tracetool.py drop-event "$B" "$tmp/t.uxt" HLT extra
 expect "uxtrace.py --help exits 0" 0 "$PYTHON" scripts/uxtrace.py --help
-notrace "uxtrace.py: a FIFO is refused, not waited on" 2 "not a regular file" \
+notrace "uxtrace.py: a FIFO with no writer ends at once (no header)" 1 "offset 0" \
 	timeout 20 "$PYTHON" scripts/uxtrace.py stats "$tmp/fifo"
+expect_msg "uxtrace.py reads a pipe to its end" 0 "HOSTCALL" \
+	sh -c "cat '$B' | '$PYTHON' scripts/uxtrace.py stats /dev/stdin"
 cp "$B" "$tmp/finding.uxt"
 notrace "fuzz-minimize: OUT the input itself is refused" 2 "input itself" \
 	"$PYTHON" scripts/fuzz-minimize.py "$tmp/finding.uxt" "$tmp/finding.uxt"
@@ -106,7 +114,7 @@ notrace "fuzz-trace: an output on a full device" 2 "cannot write" \
 import sys
 sys.path.insert(0, "scripts")
 import uxtrace, uxen_consts as C
-con = b"ok \x1b[31m|\xc2\x9b|\xe2\x80\xae|\xc2\xb5|\xff|\xed\xa0\x80|\xc0\xaf|" + b"x" * 170 + b"\xe2\x82\xac" * 10
+con = b"ok \x1b[31m|\xc2\x9b|\xe2\x80\xae|\xc2\xb5|\xff|\xed\xa0\x80|\xc0\xaf|\xe2\x80\x8e|\xe2\x80\xa8|" + b"x" * 160 + b"\xe2\x82\xac" * 10
 evs = [uxtrace.Event.mark("mu \u00b5 rlo \u202e nel \u0085"),
        uxtrace.Event.exit(12, 1, 0, [uxtrace.Item(C.UXT_IT_CONSOLE_OUT, 0, con)])]
 open(sys.argv[1], "wb").write(uxtrace.Trace(uxtrace.Header(C.UXT_HF_OUTPUTS, 0, 0), evs).pack())
@@ -115,7 +123,7 @@ PY
 "$PYTHON" scripts/uxtrace.py dump "$tmp/weird.uxt" | grep -a 'CONSOLE\|MARK' >"$tmp/weird.py"
 if [ -s "$tmp/weird.c" ] && cmp -s "$tmp/weird.c" "$tmp/weird.py"; then ok "uxen-replay and uxtrace.py list guest bytes the same way"; else
 	bad "uxen-replay and uxtrace.py list guest bytes differently"; diff "$tmp/weird.c" "$tmp/weird.py" | head -n 6; fi
-if grep -q '|\\xc2\\x9b|\\xe2\\x80\\xae|µ|\\xff|\\xed\\xa0\\x80|\\xc0\\xaf|' "$tmp/weird.c" &&
+if grep -q '|\\xc2\\x9b|\\xe2\\x80\\xae|µ|\\xff|\\xed\\xa0\\x80|\\xc0\\xaf|\\xe2\\x80\\x8e|\\xe2\\x80\\xa8|' "$tmp/weird.c" &&
 	grep -q 'nel \\xc2\\x85' "$tmp/weird.c" && ! LC_ALL=C grep -q "$(printf '\302\233')" "$tmp/weird.c"; then
 	ok "... C1 and bidi controls and invalid UTF-8 escaped, valid UTF-8 shown"; else
 	bad "guest bytes not escaped as expected"; cat "$tmp/weird.c"; fi
@@ -124,6 +132,8 @@ if grep -q '|\\xc2\\x9b|\\xe2\\x80\\xae|µ|\\xff|\\xed\\xa0\\x80|\\xc0\\xaf|' "$
 expect_msg "make fuzz-trace: two targets is a usage error" 2 "usage: make fuzz-trace" \
 	make -s --no-print-directory fuzz-trace TARGET='exits memory' INPUT=x OUT=y
 cp "$B" "$tmp/it's.uxt"
+expect_msg "make fuzz-trace: a TARGET pattern is a usage error" 2 "usage: make fuzz-trace" \
+	make -s --no-print-directory fuzz-trace TARGET=% INPUT=x OUT=y
 expect_msg "make fuzz-trace: paths with a quote in them" 0 "uxen-replay exits 0" \
 	make -s --no-print-directory fuzz-trace TARGET=trace INPUT="$tmp/it's.uxt" OUT="$tmp/o'ut.uxt"
 expect_msg "make fuzz: extra arguments are refused" 2 "extra arguments" sh scripts/fuzz-run.sh --check libfuzzer exits 10 1 x
@@ -137,5 +147,7 @@ expect_msg "fuzz-afl-campaign: a 20-digit SECONDS is refused in words" 2 "SECOND
 expect_msg "fuzz-afl-campaign: JOBS past 1024 is refused" 2 "JOBS must be 1 to 1024" \
 	sh scripts/fuzz-afl-campaign.sh exits 10 5000
 expect_msg "fuzz-targets.sh lists the targets from any folder" 0 "exits" sh -c "cd / && sh '$PWD/scripts/fuzz-targets.sh'"
+if [ "$(CDPATH=.: sh scripts/fuzz-targets.sh | head -n 1)" = "$(sh scripts/fuzz-targets.sh | head -n 1)" ]; then
+	ok "fuzz-targets.sh: CDPATH does not add a line"; else bad "fuzz-targets.sh: CDPATH adds a line"; fi
 expect_msg "make coverage: FUZZ_CORPORA naming a missing folder" 2 "not a folder" \
 	env FUZZ_CORPORA="$tmp/none" sh scripts/fuzz-coverage.sh
