@@ -3,7 +3,8 @@
 #   make test     unit, scenario, trace and negative tests, under ASan+UBSan,
 #                 built with gcc and with clang
 #   make bench    replay throughput and instructions per exit
-#   make run      replay the sample traces and print a summary
+#   make run      boot the demo under Bochs, replay its recorded traces and
+#                 print their fidelity (README.md)
 #   make clean
 # V=1 shows the commands.
 
@@ -94,6 +95,8 @@ deps:
 	$(Q)sh scripts/deps.sh test
 deps-run:
 	$(Q)sh scripts/deps.sh run
+deps-bench:
+	$(Q)sh scripts/deps.sh bench
 
 # Other parts of the project (the real VMX build, fuzzing ...) add their own
 # rules in mk/*.mk and append what `make test` must build to TEST_DEPS;
@@ -109,16 +112,16 @@ test: deps
 	$(Q)$(if $(strip $(TEST_DEPS)),$(MAKE) --no-print-directory $(TEST_DEPS))
 	$(Q)PYTHON=$(PYTHON) sh scripts/run-tests.sh
 
-bench: deps
+bench: deps-bench
 	$(Q)$(MAKE) --no-print-directory VARIANT=rel tools
 	$(Q)PYTHON=$(PYTHON) sh scripts/bench.sh
 
 run: deps-run
-	$(Q)$(MAKE) --no-print-directory VARIANT=rel tools
+	$(Q)$(MAKE) --no-print-directory VARIANT=rel tools pyconsts
 	$(Q)$(MAKE) --no-print-directory boot
 	$(Q)sh scripts/run.sh
 
 clean:
-	rm -rf build scripts/__pycache__
+	rm -rf build scripts/__pycache__ scripts/uxen_consts.py
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -8,9 +8,13 @@
 # (default build/boot/runs/SCENARIO-CPU_MODEL): serial.log (the host's
 # console), bochs.log, bochs.out. Prints "SCENARIO MODEL RESULT SECONDS".
 # Exit status: 0 SUCCESS, 1 FAILURE, 2 ERROR, 3 SKIP, 4 CRASH (no result
-# line), 5 TIMEOUT, 6 the runner could not run.
+# line), 5 TIMEOUT, 6 the runner could not run (bad arguments, or the
+# emulator stopped before the guest wrote anything: its reason is shown).
 set -u
 cd "$(dirname "$0")/.."
+runner=boot-bochs
+usage="usage: $0 [-c MODEL] [-n NCPUS] [-t SECONDS] [-o DIR] [-s K=V]... SCENARIO"
+. scripts/boot-common.sh
 model=corei7_haswell_4770
 ncpu=1
 limit=${BOOT_TIMEOUT:-60}
@@ -24,22 +28,21 @@ while getopts c:n:t:o:s: opt; do
 	o) out=$OPTARG ;;
 	s) extra="$extra$OPTARG
 " ;;
-	*) exit 6 ;;
+	*) boot_usage "unknown option" ;;
 	esac
 done
 shift $((OPTIND - 1))
-[ $# -eq 1 ] || { echo "usage: $0 [-c MODEL] [-n NCPUS] [-t SECONDS] [-o DIR] [-s K=V]... SCENARIO" >&2; exit 6; }
+[ $# -eq 1 ] || boot_usage "one SCENARIO, after the options"
 scenario=$1
+case $model in ''|*[!a-z0-9_]*) boot_usage "MODEL must be a Bochs CPU model name, not '$model'" ;; esac
+boot_check "$scenario" "$ncpu" "$limit" "$out"
 disk=build/boot/disk.img
 [ -f "$disk" ] || { echo "$disk missing: run 'make boot'" >&2; exit 6; }
 command -v bochs >/dev/null || { echo "bochs is not installed (scripts/deps.sh test)" >&2; exit 6; }
 [ -n "$out" ] || out=build/boot/runs/$scenario-$model
-mkdir -p "$out"
-rm -f "$out/serial.log" "$out/bochs.log" "$out/bochs.out"
-
-cp "$disk" "$out/disk.img"
-printf 'scenario=%s\nemulator=bochs\ncpus=%s\n%s' "$scenario" "$ncpu" "$extra" |
-	dd of="$out/disk.img" bs=512 seek=1 conv=notrunc 2>/dev/null
+mkdir -p "$out" && rm -f "$out/serial.log" "$out/bochs.log" "$out/bochs.out" &&
+	cp "$disk" "$out/disk.img" || boot_usage "cannot use $out for the run's files"
+boot_config "$out/disk.img" "$(printf 'scenario=%s\nemulator=bochs\ncpus=%s\n%s' "$scenario" "$ncpu" "$extra")"
 
 printf 'continue\nquit\n' >"$out/bochs.rc"
 cat >"$out/bochsrc" <<EOC
@@ -63,17 +66,6 @@ sound: driver=dummy
 magic_break: enabled=1
 EOC
 
-t0=$(date +%s.%N)
-SDL_VIDEODRIVER=dummy timeout "$limit" bochs -q -unlock -f "$out/bochsrc" -rc "$out/bochs.rc" \
-	</dev/null >"$out/bochs.out" 2>&1
-rc=$?
-t1=$(date +%s.%N)
-secs=$(awk "BEGIN { printf \"%.2f\", $t1 - $t0 }")
-res=$(sed -n 's/^RESULT: \([A-Z]*\) .*/\1/p' "$out/serial.log" 2>/dev/null | tr -d '\r' | tail -n 1)
-if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then res=TIMEOUT; fi
-[ -n "$res" ] || res=CRASH
-echo "$scenario $model $res ${secs}s (logs: $out/serial.log $out/bochs.log)"
-case $res in
-SUCCESS) exit 0 ;; FAILURE) exit 1 ;; ERROR) exit 2 ;; SKIP) exit 3 ;;
-CRASH) exit 4 ;; TIMEOUT) exit 5 ;; *) exit 6 ;;
-esac
+export SDL_VIDEODRIVER=dummy
+boot_run "$limit" "$out/bochs.out" bochs -q -unlock -f "$out/bochsrc" -rc "$out/bochs.rc"
+boot_result "$scenario" "$model" "$out/serial.log" "$out/bochs.out"

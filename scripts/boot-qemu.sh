@@ -10,6 +10,9 @@
 # 5 TIMEOUT, 6 cannot run).
 set -u
 cd "$(dirname "$0")/.."
+runner=boot-qemu
+usage="usage: $0 [-a tcg|kvm] [-c CPU] [-n NCPUS] [-t SECONDS] [-o DIR] [-s K=V]... SCENARIO"
+. scripts/boot-common.sh
 accel=tcg
 cpu=""
 ncpu=1
@@ -25,36 +28,30 @@ while getopts a:c:n:t:o:s: opt; do
 	o) out=$OPTARG ;;
 	s) extra="$extra$OPTARG
 " ;;
-	*) exit 6 ;;
+	*) boot_usage "unknown option" ;;
 	esac
 done
 shift $((OPTIND - 1))
-[ $# -eq 1 ] || { echo "usage: $0 [-a tcg|kvm] [-c CPU] [-n NCPUS] [-t SECONDS] [-o DIR] [-s K=V]... SCENARIO" >&2; exit 6; }
+[ $# -eq 1 ] || boot_usage "one SCENARIO, after the options"
 scenario=$1
+case $accel in tcg|kvm) ;; *) boot_usage "-a must be tcg or kvm, not '$accel'" ;; esac
+boot_check "$scenario" "$ncpu" "$limit" "$out"
+# KVM runs the hypervisor only where it can nest VMX: an Intel host that
+# offers it. Elsewhere QEMU would fail, or abort, with no word of why.
+if [ "$accel" = kvm ] && { [ ! -w /dev/kvm ] || ! grep -qw vmx /proc/cpuinfo; }; then
+	boot_usage "-a kvm needs /dev/kvm on an Intel host with nested VMX (none here)"
+fi
 disk=build/boot/disk.img
 [ -f "$disk" ] || { echo "$disk missing: run 'make boot'" >&2; exit 6; }
 command -v qemu-system-x86_64 >/dev/null || { echo "qemu-system-x86_64 is not installed" >&2; exit 6; }
 [ -n "$cpu" ] || { [ "$accel" = kvm ] && cpu=host,+vmx || cpu=qemu64,vendor=GenuineIntel; }
 [ -n "$out" ] || out=build/boot/runs/$scenario-qemu-$accel
-mkdir -p "$out"
-rm -f "$out/serial.log" "$out/qemu.out"
-cp "$disk" "$out/disk.img"
-printf 'scenario=%s\nemulator=qemu-%s\ncpus=%s\n%s' "$scenario" "$accel" "$ncpu" "$extra" |
-	dd of="$out/disk.img" bs=512 seek=1 conv=notrunc 2>/dev/null
+mkdir -p "$out" && rm -f "$out/serial.log" "$out/qemu.out" && cp "$disk" "$out/disk.img" ||
+	boot_usage "cannot use $out for the run's files"
+boot_config "$out/disk.img" "$(printf 'scenario=%s\nemulator=qemu-%s\ncpus=%s\n%s' "$scenario" "$accel" "$ncpu" "$extra")"
 
-t0=$(date +%s.%N)
-timeout "$limit" qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -smp "$ncpu" -m 128 \
+boot_run "$limit" "$out/qemu.out" qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -smp "$ncpu" -m 128 \
 	-drive file="$out/disk.img",format=raw,if=ide -display none -no-reboot \
 	-serial file:"$out/serial.log" -monitor none \
-	-device isa-debug-exit,iobase=0xf4,iosize=0x04 </dev/null >"$out/qemu.out" 2>&1
-rc=$?
-t1=$(date +%s.%N)
-secs=$(awk "BEGIN { printf \"%.2f\", $t1 - $t0 }")
-res=$(sed -n 's/^RESULT: \([A-Z]*\) .*/\1/p' "$out/serial.log" 2>/dev/null | tr -d '\r' | tail -n 1)
-if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then res=TIMEOUT; fi
-[ -n "$res" ] || res=CRASH
-echo "$scenario qemu-$accel $res ${secs}s (logs: $out/serial.log $out/qemu.out)"
-case $res in
-SUCCESS) exit 0 ;; FAILURE) exit 1 ;; ERROR) exit 2 ;; SKIP) exit 3 ;;
-CRASH) exit 4 ;; TIMEOUT) exit 5 ;; *) exit 6 ;;
-esac
+	-device isa-debug-exit,iobase=0xf4,iosize=0x04
+boot_result "$scenario" "qemu-$accel" "$out/serial.log" "$out/qemu.out"

@@ -6,15 +6,16 @@
 set -eu
 
 job=${1:-test}
-common="gcc make binutils python3"
+# libc6-dev: gcc only recommends it, and --no-install-recommends leaves it out.
+common="gcc libc6-dev make binutils python3"
 # Bochs (with a headless display plugin) and QEMU boot the real VMX build;
 # AFL++, libFuzzer (clang's runtime) and Capstone fuzz the hosted one.
 emu="bochs bochsbios bochs-sdl seabios qemu-system-x86"
 fuzz="clang libclang-rt-14-dev afl++ libcapstone-dev python3-capstone"
 case "$job" in
-test)  pkgs="$common $fuzz $emu valgrind" ;;
+test)  pkgs="$common $fuzz $emu" ;;
 run)   pkgs="$common $emu" ;;
-bench) pkgs="$common $fuzz valgrind" ;;
+bench) pkgs="$common $fuzz valgrind" ;; # callgrind counts instructions
 fuzz)  pkgs="$common $fuzz" ;;
 *) echo "deps.sh: unknown job '$job' (test, run, bench or fuzz)" >&2; exit 2 ;;
 esac

@@ -56,8 +56,11 @@ for v in asan-gcc asan-clang; do
 	else
 		passed=$((passed + p))
 		failed=$((failed + f))
+		# A non-zero exit after a clean summary (a crash or a sanitizer's
+		# report as it ends) is a failure too.
+		[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && failed=$((failed + 1))
 		[ "$f" -eq 0 ] && [ "$rc" -eq 0 ] || failures="$failures
-  uxen-tests ($v): $f failed"
+  uxen-tests ($v): $f failed, exit $rc"
 	fi
 done
 

@@ -6,6 +6,8 @@
 set -u
 cd "$(dirname "$0")/.."
 R=build/rel/uxen-replay
+[ $# -eq 0 ] || { echo "run.sh takes no arguments (make run)" >&2; exit 2; }
+[ -x "$R" ] || { echo "run.sh: $R is not built (make all)" >&2; exit 2; }
 echo "== the demo under Bochs (scripts/boot-demo.sh)"
 sh scripts/boot-demo.sh multi corei7_haswell_4770
 demo=$?
@@ -15,7 +17,13 @@ total=0
 same=0
 for t in $(find traces -name '*.uxt' | sort); do
 	total=$((total + 1))
-	if $R -q "$t"; then same=$((same + 1)); else echo "  $t: not identical"; fi
+	$R -q "$t"
+	case $? in
+	0) same=$((same + 1)) ;;
+	1) echo "  $t: not identical (outputs diverged)" ;;
+	2) echo "  $t: UNUSABLE (uxen-replay exit 2)" ;;
+	*) echo "  $t: HYPERVISOR FAILED (uxen-replay exit 3)" ;;
+	esac
 done
 echo "replayed $total traces: $same identical, $((total - same)) not"
 echo

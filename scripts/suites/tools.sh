@@ -151,3 +151,29 @@ if [ "$(CDPATH=.: sh scripts/fuzz-targets.sh | head -n 1)" = "$(sh scripts/fuzz-
 	ok "fuzz-targets.sh: CDPATH does not add a line"; else bad "fuzz-targets.sh: CDPATH adds a line"; fi
 expect_msg "make coverage: FUZZ_CORPORA naming a missing folder" 2 "not a folder" \
 	env FUZZ_CORPORA="$tmp/none" sh scripts/fuzz-coverage.sh
+
+# The boot runners' arguments: refused before the emulator starts (exit 6),
+# and an emulator that cannot start is "not run", not a guest crash.
+if [ -f build/boot/disk.img ] && command -v bochs >/dev/null 2>&1 && command -v qemu-system-x86_64 >/dev/null 2>&1; then
+	BB=scripts/boot-bochs.sh
+	expect_msg "boot-bochs: -t 0 (no limit) is refused" 6 "SECONDS must be" sh $BB -t 0 host
+	expect_msg "boot-bochs: a CPU count that is not a number" 6 "NCPUS must be" sh $BB -n abc host
+	expect_msg "boot-bochs: an empty scenario" 6 "SCENARIO must be" sh $BB ''
+	expect_msg "boot-bochs: a scenario that is a path" 6 "SCENARIO must be" sh $BB ../x
+	expect_msg "boot-bochs: a config value past 63 characters" 6 "63 characters" \
+		sh $BB -s "x=$(head -c 600 /dev/zero | tr '\0' a)" host
+	expect_msg "boot-bochs: a config past its 512-byte sector" 6 "512-byte sector" \
+		sh $BB -s "$(printf 'k%d=v\n' $(seq 1 100))" host
+	expect_msg "boot-bochs: a folder with a space" 6 "DIR must not" sh $BB -o "$tmp/a b" host
+	expect_msg "boot-bochs: an unknown CPU model is not run, with Bochs's reason" 6 "NOT RUN.*\|cpu directive" \
+		sh $BB -c nosuchmodel -o "$tmp/boot-nomodel" host
+	expect_msg "boot-qemu: an unknown accelerator" 6 "tcg or kvm" sh scripts/boot-qemu.sh -a bogus host
+	expect_msg "boot-qemu: an unknown CPU is not run, with QEMU's reason" 6 "unable to find CPU model" \
+		sh scripts/boot-qemu.sh -c nosuch -o "$tmp/boot-nocpu" host
+else
+	skip "boot runners' arguments (no disk image, Bochs or QEMU)"
+fi
+expect_msg "boot-demo: an unknown option" 2 "unknown option" sh scripts/boot-demo.sh -x
+expect_msg "run.sh takes no arguments" 2 "no arguments" sh scripts/run.sh extra
+expect_msg "regen-corpus.sh --help does not rewrite the corpus" 2 "no arguments" sh scripts/regen-corpus.sh --help
+expect_msg "bench: a BENCH_EXITS that is not a number" 2 "BENCH_EXITS must be" env BENCH_EXITS=1e3 sh scripts/bench.sh
