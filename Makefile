@@ -56,7 +56,7 @@ LIB := $(B)/libuxen.a
 
 TOOLS := $(B)/uxen-replay $(B)/uxen-gen $(B)/uxen-tests $(B)/uxen-bench-share
 
-.PHONY: all tools test bench run clean deps deps-run pyconsts
+.PHONY: all tools test bench run clean deps deps-run deps-bench pyconsts
 all: tools pyconsts
 tools: $(TOOLS)
 

@@ -39,10 +39,12 @@ boot_check "$scenario" "$ncpu" "$limit" "$out"
 disk=build/boot/disk.img
 [ -f "$disk" ] || { echo "$disk missing: run 'make boot'" >&2; exit 6; }
 command -v bochs >/dev/null || { echo "bochs is not installed (scripts/deps.sh test)" >&2; exit 6; }
+config=$(printf 'scenario=%s\nemulator=bochs\ncpus=%s\n%s' "$scenario" "$ncpu" "$extra")
+boot_config_check "$config"
 [ -n "$out" ] || out=build/boot/runs/$scenario-$model
 mkdir -p "$out" && rm -f "$out/serial.log" "$out/bochs.log" "$out/bochs.out" &&
 	cp "$disk" "$out/disk.img" || boot_usage "cannot use $out for the run's files"
-boot_config "$out/disk.img" "$(printf 'scenario=%s\nemulator=bochs\ncpus=%s\n%s' "$scenario" "$ncpu" "$extra")"
+boot_config "$out/disk.img" "$config"
 
 printf 'continue\nquit\n' >"$out/bochs.rc"
 cat >"$out/bochsrc" <<EOC
@@ -68,4 +70,4 @@ EOC
 
 export SDL_VIDEODRIVER=dummy
 boot_run "$limit" "$out/bochs.out" bochs -q -unlock -f "$out/bochsrc" -rc "$out/bochs.rc"
-boot_result "$scenario" "$model" "$out/serial.log" "$out/bochs.out"
+boot_result "$scenario" "$model" "$out/serial.log" "$out/bochs.out" '^00000000000[ep]\[' "$out/serial.log $out/bochs.log"

@@ -22,18 +22,34 @@ boot_check() { # SCENARIO NCPUS SECONDS DIR
 }
 
 # The config sector the host reads (hv/host/baremetal/console.c): 512
-# bytes of KEY=VALUE lines, values of at most 63 characters. Written into
-# sector 1 of the run's own copy of the disk; anything longer would
-# overwrite the kernel after it, or be cut without a word.
+# bytes of KEY=VALUE lines, values of at most 63 characters. Anything
+# longer would overwrite the kernel in the sectors after it, or be cut
+# without a word. Checked before the run folder is touched.
+boot_config_check() { # CONFIG-TEXT
+	printf '%s\n' "$1" | {
+		while IFS= read -r line; do
+			[ -n "$line" ] || continue # an empty -s: a blank line, as the host reads it
+			case $line in [a-z]*=*) ;; *) boot_usage "config line '$line' is not KEY=VALUE" ;; esac
+			key=${line%%=*} value=${line#*=}
+			[ ${#value} -le 63 ] || boot_usage "config value of '$key' is longer than the host's 63 characters"
+		done
+	} || exit 6
+	[ "$(printf '%s\n' "$1" | wc -c)" -le 512 ] || boot_usage "the config is over its 512-byte sector (fewer or shorter -s)"
+}
+
+# ... written into sector 1 of the run's own copy of the disk.
 boot_config() { # DISK CONFIG-TEXT
-	printf '%s\n' "$2" >"$1.config"
-	while IFS= read -r line; do
-		case $line in [a-z]*=*) ;; *) boot_usage "config line '$line' is not KEY=VALUE" ;; esac
-		key=${line%%=*} value=${line#*=}
-		[ ${#value} -le 63 ] || boot_usage "config value of '$key' is longer than the host's 63 characters"
-	done <"$1.config"
-	[ "$(wc -c <"$1.config")" -le 512 ] || boot_usage "the config is over its 512-byte sector (fewer or shorter -s)"
-	dd if="$1.config" of="$1" bs=512 seek=1 conv=notrunc 2>/dev/null
+	printf '%s\n' "$2" | dd of="$1" bs=512 seek=1 conv=notrunc 2>/dev/null
+}
+
+# Stop the emulator, then die of the same signal: a shell loop over the
+# runners sees that and stops too (an exit status would not).
+boot_stop() { # SIGNAL
+	kill "$pid" 2>/dev/null
+	wait "$pid"
+	echo "$runner: interrupted" >&2
+	trap - "$1"
+	kill -s "$1" $$
 }
 
 # Run the emulator under the limit; Ctrl-C or a kill of the runner stops
@@ -46,7 +62,9 @@ boot_run() { # SECONDS OUTPUT-FILE COMMAND...
 	t0=$(date +%s.%N)
 	timeout "$limit" "$@" </dev/null >"$output" 2>&1 &
 	pid=$!
-	trap 'kill "$pid" 2>/dev/null; wait "$pid"; echo "$runner: interrupted" >&2; exit 6' INT TERM HUP
+	trap 'boot_stop INT' INT
+	trap 'boot_stop TERM' TERM
+	trap 'boot_stop HUP' HUP
 	wait "$pid"
 	rc=$?
 	trap - INT TERM HUP
@@ -54,22 +72,23 @@ boot_run() { # SECONDS OUTPUT-FILE COMMAND...
 	secs=$(awk "BEGIN { printf \"%.2f\", $t1 - $t0 }")
 }
 
-# The result, and the runner's exit status. No RESULT line and no output
-# at all from the guest means the emulator itself failed (a bad CPU model,
-# an option it refused): said from its own output, as "could not run".
-boot_result() { # NAME ACCEL SERIAL-LOG EMULATOR-OUTPUT
+# The result, and the runner's exit status. The emulator failing at start
+# (a bad CPU model, an option it refused: FAILED-PATTERN found in its
+# output, with nothing from the guest) is "not run", exit 6, with its own
+# reason; a guest that stops with no RESULT line, however early, is a
+# CRASH. Only timeout's 124 is a timeout (no -k: a 137 is a kill from
+# elsewhere, the OOM killer say).
+boot_result() { # NAME ACCEL SERIAL-LOG EMULATOR-OUTPUT FAILED-PATTERN LOGS
 	res=$(sed -n 's/^RESULT: \([A-Z]*\) .*/\1/p' "$3" 2>/dev/null | tr -d '\r' | tail -n 1)
-	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then res=TIMEOUT; fi
-	if [ -z "$res" ] && [ ! -s "$3" ]; then
-		echo "$1 $2 NOT RUN ${secs}s: the emulator exited $rc before the guest wrote anything; from $4:" >&2
-		# its errors (Bochs: e[ and PANIC lines; QEMU: its name), else its end
-		why=$(grep -e '>>PANIC<<' -e '^[0-9]*e\[' -e '^qemu-system' -e 'rror' "$4" | grep -v 'notify called' | tail -n 4)
-		[ -n "$why" ] || why=$(grep -v '^ *$' "$4" | tail -n 5)
-		printf '%s\n' "$why" | sed 's/^/    /' >&2
+	[ "$rc" -eq 124 ] && res=TIMEOUT
+	if [ -z "$res" ] && [ ! -s "$3" ] && grep -q -e "$5" "$4"; then
+		echo "$runner: the emulator stopped at start (exit $rc); from $4:" >&2
+		grep -e "$5" "$4" | grep -v 'notify called' | tail -n 4 | sed 's/^/    /' >&2
+		echo "$1 $2 NOT RUN ${secs}s (logs: $4)"
 		exit 6
 	fi
 	[ -n "$res" ] || res=CRASH
-	echo "$1 $2 $res ${secs}s (logs: $3 $4)"
+	echo "$1 $2 $res ${secs}s (logs: $6)"
 	case $res in
 	SUCCESS) exit 0 ;; FAILURE) exit 1 ;; ERROR) exit 2 ;; SKIP) exit 3 ;;
 	CRASH) exit 4 ;; TIMEOUT) exit 5 ;; *) exit 6 ;;

@@ -38,20 +38,23 @@ case $accel in tcg|kvm) ;; *) boot_usage "-a must be tcg or kvm, not '$accel'" ;
 boot_check "$scenario" "$ncpu" "$limit" "$out"
 # KVM runs the hypervisor only where it can nest VMX: an Intel host that
 # offers it. Elsewhere QEMU would fail, or abort, with no word of why.
-if [ "$accel" = kvm ] && { [ ! -w /dev/kvm ] || ! grep -qw vmx /proc/cpuinfo; }; then
+if [ "$accel" = kvm ] && { [ ! -w /dev/kvm ] || ! grep -qw vmx /proc/cpuinfo ||
+	! grep -qi '^[y1]' /sys/module/kvm_intel/parameters/nested 2>/dev/null; }; then
 	boot_usage "-a kvm needs /dev/kvm on an Intel host with nested VMX (none here)"
 fi
 disk=build/boot/disk.img
 [ -f "$disk" ] || { echo "$disk missing: run 'make boot'" >&2; exit 6; }
 command -v qemu-system-x86_64 >/dev/null || { echo "qemu-system-x86_64 is not installed" >&2; exit 6; }
 [ -n "$cpu" ] || { [ "$accel" = kvm ] && cpu=host,+vmx || cpu=qemu64,vendor=GenuineIntel; }
+config=$(printf 'scenario=%s\nemulator=qemu-%s\ncpus=%s\n%s' "$scenario" "$accel" "$ncpu" "$extra")
+boot_config_check "$config"
 [ -n "$out" ] || out=build/boot/runs/$scenario-qemu-$accel
 mkdir -p "$out" && rm -f "$out/serial.log" "$out/qemu.out" && cp "$disk" "$out/disk.img" ||
 	boot_usage "cannot use $out for the run's files"
-boot_config "$out/disk.img" "$(printf 'scenario=%s\nemulator=qemu-%s\ncpus=%s\n%s' "$scenario" "$accel" "$ncpu" "$extra")"
+boot_config "$out/disk.img" "$config"
 
 boot_run "$limit" "$out/qemu.out" qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -smp "$ncpu" -m 128 \
 	-drive file="$out/disk.img",format=raw,if=ide -display none -no-reboot \
 	-serial file:"$out/serial.log" -monitor none \
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04
-boot_result "$scenario" "qemu-$accel" "$out/serial.log" "$out/qemu.out"
+boot_result "$scenario" "qemu-$accel" "$out/serial.log" "$out/qemu.out" '^qemu-system-x86_64: ' "$out/serial.log $out/qemu.out"

@@ -18,11 +18,13 @@ same=0
 for t in $(find traces -name '*.uxt' | sort); do
 	total=$((total + 1))
 	$R -q "$t"
-	case $? in
+	rc=$?
+	case $rc in
 	0) same=$((same + 1)) ;;
 	1) echo "  $t: not identical (outputs diverged)" ;;
 	2) echo "  $t: UNUSABLE (uxen-replay exit 2)" ;;
-	*) echo "  $t: HYPERVISOR FAILED (uxen-replay exit 3)" ;;
+	3) echo "  $t: HYPERVISOR FAILED (uxen-replay exit 3)" ;;
+	*) echo "  $t: uxen-replay died (exit $rc)" ;;
 	esac
 done
 echo "replayed $total traces: $same identical, $((total - same)) not"

@@ -161,11 +161,12 @@ if [ -f build/boot/disk.img ] && command -v bochs >/dev/null 2>&1 && command -v 
 	expect_msg "boot-bochs: an empty scenario" 6 "SCENARIO must be" sh $BB ''
 	expect_msg "boot-bochs: a scenario that is a path" 6 "SCENARIO must be" sh $BB ../x
 	expect_msg "boot-bochs: a config value past 63 characters" 6 "63 characters" \
-		sh $BB -s "x=$(head -c 600 /dev/zero | tr '\0' a)" host
+		sh $BB -o "$tmp/boot-cfg" -s "x=$(head -c 600 /dev/zero | tr '\0' a)" host
+	if [ ! -e "$tmp/boot-cfg" ]; then ok "... refused before the run folder is made"; else bad "boot-bochs made the run folder of a refused config"; fi
 	expect_msg "boot-bochs: a config past its 512-byte sector" 6 "512-byte sector" \
-		sh $BB -s "$(printf 'k%d=v\n' $(seq 1 100))" host
+		sh $BB -o "$tmp/boot-cfg" -s "$(printf 'k%d=v\n' $(seq 1 100))" host
 	expect_msg "boot-bochs: a folder with a space" 6 "DIR must not" sh $BB -o "$tmp/a b" host
-	expect_msg "boot-bochs: an unknown CPU model is not run, with Bochs's reason" 6 "NOT RUN.*\|cpu directive" \
+	expect_msg "boot-bochs: an unknown CPU model is not run, with Bochs's reason" 6 "cpu directive malformed" \
 		sh $BB -c nosuchmodel -o "$tmp/boot-nomodel" host
 	expect_msg "boot-qemu: an unknown accelerator" 6 "tcg or kvm" sh scripts/boot-qemu.sh -a bogus host
 	expect_msg "boot-qemu: an unknown CPU is not run, with QEMU's reason" 6 "unable to find CPU model" \
