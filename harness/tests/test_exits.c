@@ -703,6 +703,88 @@ TEST(exit_io_forward_ins_rep)
 	CHECK_EQ(v->gpr[RDI], BUF + 0x100e);
 }
 
+/* The emulated string write (INS) walks the guest's page tables as the CPU
+ * would: a read-only entry at any level, a 2 MiB page's included, stops a
+ * write under CR0.WP, or from CPL 3; the kernel writes through it when
+ * WP is clear; reads go through. */
+static unsigned ins_at(struct hv_vcpu *v, u64 cr0_or, u32 ss_dpl)
+{
+	arch_vmcs_load(v);
+	sim_vmcs_set(VMCS_GUEST_CR0, sim_vmcs_get(VMCS_GUEST_CR0) | cr0_or);
+	sim_vmcs_set(VMCS_GUEST_SS_AR, (sim_vmcs_get(VMCS_GUEST_SS_AR) & ~0x60ull) | ss_dpl << 5);
+	v->gpr[RDI] = BUF;
+	v->gpr[RCX] = 1;
+	return string_exit(v, IOQ(1, 1, 0x80), BUF, false, IOINFO_A64);
+}
+
+TEST(exit_io_ins_honours_read_only_pages)
+{
+	const u64 wp = 1ull << 16;
+	for (int level = 0; level < 3; level++) {
+		/* read-only: the 2 MiB page (PDE), the PDPTE, the PML4E */
+		const u64 at[3] = { PT_BASE + 0x2000, PT_BASE + 0x1000, PT_BASE };
+		const u64 ro[3] = { 0x81, (PT_BASE + 0x2000) | 1, (PT_BASE + 0x1000) | 1 };
+		struct hv_vcpu *v = guest_up(1);
+		CHECK(v);
+		CHECK_EQ(load_u64(at[level], ro[level]), 0);
+		CHECK_EQ(ins_at(v, wp, 0), UXT_FATE_CRASHED);
+		CHECK(crashed(v, CRASH_PAGE_WALK));
+		v = guest_up(1);
+		CHECK(v);
+		CHECK_EQ(load_u64(at[level], ro[level]), 0);
+		CHECK_EQ(ins_at(v, 0, 3), UXT_FATE_CRASHED); /* CPL 3, WP clear */
+		v = guest_up(1);
+		CHECK(v);
+		CHECK_EQ(load_u64(at[level], ro[level]), 0);
+		CHECK_EQ(ins_at(v, 0, 0), UXT_FATE_IOREQ); /* the kernel, WP clear */
+		CHECK_EQ(call(HC_IOREQ_COMPLETE, (u64)D, 0, 0x5a, 0), 0);
+		v = guest_up(1);
+		CHECK(v);
+		CHECK_EQ(load_u64(at[level], ro[level]), 0);
+		arch_vmcs_load(v);
+		sim_vmcs_set(VMCS_GUEST_CR0, sim_vmcs_get(VMCS_GUEST_CR0) | wp);
+		v->gpr[RSI] = BUF;
+		v->gpr[RCX] = 1;
+		CHECK_EQ(string_exit(v, IOQ(1, 0, 0x80), BUF, false, IOINFO_A64), UXT_FATE_IOREQ);
+	}
+	CHECK_INVARIANTS();
+}
+
+/* A linear address the walk cannot take: 5-level paging, or not
+ * canonical. */
+TEST(exit_io_string_bad_linear_address)
+{
+	struct hv_vcpu *v = guest_up(1);
+	CHECK(v);
+	arch_vmcs_load(v);
+	sim_vmcs_set(VMCS_GUEST_CR4, sim_vmcs_get(VMCS_GUEST_CR4) | (1ull << 12)); /* LA57 */
+	v->gpr[RDI] = BUF;
+	v->gpr[RCX] = 1;
+	string_exit(v, IOQ(1, 1, 0x80), BUF, false, IOINFO_A64);
+	CHECK(crashed(v, CRASH_PAGE_WALK));
+	v = guest_up(1);
+	CHECK(v);
+	v->gpr[RDI] = 0x0000800000000000ull;
+	v->gpr[RCX] = 1;
+	string_exit(v, IOQ(1, 1, 0x80), 0x0000800000000000ull, false, IOINFO_A64);
+	CHECK(crashed(v, CRASH_PAGE_WALK));
+}
+
+/* Exit reasons no handler takes: a VM-entry failure (bit 31), one past the
+ * table, a reserved number. Each ends the domain, never the hypervisor. */
+TEST(exit_reason_unhandled)
+{
+	const u32 reasons[] = { (1u << 31) | 33, 0xffff, 35 };
+	const u32 why[] = { CRASH_ENTRY_FAILURE, CRASH_UNHANDLED_EXIT, CRASH_UNHANDLED_EXIT };
+	for (unsigned i = 0; i < 3; i++) {
+		struct hv_vcpu *v = guest_up(1);
+		CHECK(v);
+		CHECK_EQ(exit_with(v, reasons[i], 0), UXT_FATE_CRASHED);
+		CHECK(crashed(v, why[i]));
+	}
+	CHECK_INVARIANTS();
+}
+
 TEST(exit_io_forward_outs)
 {
 	struct hv_vcpu *v = guest_up(1);

@@ -1193,3 +1193,45 @@ TEST(fork_fault_injection_reset)
 		CHECK(lazy || n > 2); /* a lazy reset allocates nothing */
 	}
 }
+
+/* Host calls that change a lazy fork's layout first fill in its p2m from
+ * the template's (settle); each allocation failing in turn: -HV_ENOMEM,
+ * a consistent state, and the same call without the failure then works
+ * (SET_PERMS inside a 2 MiB leaf splits it too). */
+TEST(fork_fault_injection_lazy_layout_calls)
+{
+	/* again: what the call gives when made again after -HV_ENOMEM (POPULATE
+	 * keeps the gfns it mapped before the failure: documented) */
+	const struct { u32 nr; u64 a1, a2, a3; s64 ok, again; } calls[] = {
+		{ HC_POPULATE, 0x800, 2, 0, 0, -HV_EEXIST },
+		{ HC_MMIO_MAP, 0xf00, 1, 0, 0, 0 },
+		{ HC_UNMAP, 5, 1, 0, 1, 1 },
+		{ HC_SET_PERMS, LARGE_GFN + 0x80, 2, EPT_R, 0, 0 }, /* splits the 2 MiB leaf */
+	};
+	for (unsigned k = 0; k < ARRAY_SIZE(calls); k++) {
+		bool completed = false;
+		u64 n;
+		for (n = 1; n < 200 && !completed; n++) {
+			CHECK(test_hv_up(8192) == 0);
+			s64 p = make_parent(1);
+			s64 c = call(HC_FORK, (u64)p, 1, 0, 0);
+			CHECK(c > 0);
+			u64 fails = test_host.failures;
+			test_host.fail_at = test_host.allocs + n;
+			s64 rc = call(calls[k].nr, (u64)c, calls[k].a1, calls[k].a2, calls[k].a3);
+			CHECK(rc == calls[k].ok || rc == -HV_ENOMEM);
+			CHECK_INVARIANTS();
+			CHECK(template_view(p, TAG_P));
+			if (rc == -HV_ENOMEM) {
+				test_host.fail_at = 0;
+				s64 again = call(calls[k].nr, (u64)c, calls[k].a1, calls[k].a2, calls[k].a3);
+				CHECK(again == calls[k].ok || again == calls[k].again);
+				CHECK_INVARIANTS();
+			}
+			completed = test_host.failures == fails;
+			CHECK(test_hv_down() == 0);
+		}
+		CHECK(completed);
+		CHECK(n > 2); /* failures were injected */
+	}
+}

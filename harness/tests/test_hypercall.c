@@ -103,6 +103,31 @@ TEST(hypercall_load_and_set_state_validate)
 	CHECK_EQ(hv_vcpu_gprs(V)[RBX], 77);
 }
 
+/* All or nothing: a CR0 a guest MOV would #GP on (PG without PE), after a
+ * good record, leaves the good one unapplied too. */
+TEST(hypercall_set_state_is_all_or_nothing)
+{
+	CHECK(guest_up() == 0);
+	u8 rec[32] = { 0 };
+	u64 s[4] = { (u64)D, 0, 0, 0 };
+	arch_vmcs_load(V);
+	u64 rip = sim_vmcs_get(VMCS_GUEST_RIP), cr0 = sim_vmcs_get(VMCS_GUEST_CR0);
+	uxt_put32(rec, VMCS_GUEST_RIP);
+	uxt_put64(rec + 8, rip + 0x4242);
+	uxt_put32(rec + 16, VMCS_GUEST_CR0);
+	uxt_put64(rec + 24, 0x80000000); /* PG without PE */
+	CHECK_EQ(hv_host_call(HC_VCPU_SET_STATE, s, rec, 32), -HV_EINVAL);
+	arch_vmcs_load(V);
+	CHECK_EQ(sim_vmcs_get(VMCS_GUEST_RIP), rip);
+	CHECK_EQ(sim_vmcs_get(VMCS_GUEST_CR0), cr0);
+	uxt_put32(rec + 16, VMCS_GUEST_CR4);
+	uxt_put64(rec + 24, 1ull << 40); /* a reserved CR4 bit */
+	CHECK_EQ(hv_host_call(HC_VCPU_SET_STATE, s, rec, 32), -HV_EINVAL);
+	arch_vmcs_load(V);
+	CHECK_EQ(sim_vmcs_get(VMCS_GUEST_RIP), rip);
+	CHECK_INVARIANTS();
+}
+
 TEST(hypercall_guest_calls)
 {
 	CHECK(guest_up() == 0);

@@ -287,16 +287,20 @@ void cr_init(struct hv_vcpu *v)
 
 /* The host sets the guest's view; the same rules as a guest MOV apply,
  * except that a VMXE the host passes along is dropped, not refused. */
+bool cr_initial_valid(u32 enc, u64 val)
+{
+	return enc == VMCS_GUEST_CR0 ? cr0_valid(val)
+	       : enc == VMCS_GUEST_CR4 && cr4_valid(val & ~CR4_VMXE);
+}
+
 int cr_set_initial(struct hv_vcpu *v, u32 enc, u64 val)
 {
 	(void)v;
-	if (enc == VMCS_GUEST_CR0 && cr0_valid(val)) {
+	if (!cr_initial_valid(enc, val))
+		return -HV_EINVAL;
+	if (enc == VMCS_GUEST_CR0)
 		cr0_load(val & CR0_DEFINED);
-		return 0;
-	}
-	if (enc == VMCS_GUEST_CR4 && cr4_valid(val & ~CR4_VMXE)) {
+	else
 		cr4_load(val & ~CR4_VMXE);
-		return 0;
-	}
-	return -HV_EINVAL;
+	return 0;
 }

@@ -2,6 +2,7 @@
  * domain's p2m (recorded, so replay can reproduce them), and translation of
  * guest linear addresses through the guest's own page tables. */
 #include "core.h"
+#include "handlers.h" /* the CR0, CR4 and EFER bits */
 
 /* The mapping of the guest RAM page at gpa: a lazy fork reads what it
  * has not filled yet through its ancestors (as its first touch would). */
@@ -128,11 +129,6 @@ int guest_update(struct hv_domain *d, u64 gpa, const void *buf, u32 len)
 	return 0;
 }
 
-#define CR0_PG BIT(31)
-#define CR4_PSE BIT(4)
-#define CR4_PAE BIT(5)
-#define CR4_LA57 BIT(12)
-#define EFER_LMA BIT(10)
 #define PTE_P BIT(0)
 #define PTE_W BIT(1)
 #define PTE_PS BIT(7)
@@ -171,6 +167,11 @@ int guest_linear_to_phys(struct hv_vcpu *v, u64 gla, bool write, u64 *gpa)
 	unsigned shift = PAGE_SHIFT + m->idx_bits * (m->levels - 1);
 	if (m == &mode_pae)
 		shift = 30; /* the PDPT has 4 entries indexed by bits 31:30 */
+	/* A write faults if any entry on the way is read-only (PAE's PDPTEs
+	 * have no R/W bit): for user code (CPL 3) always, for the kernel only
+	 * with CR0.WP (SDM vol. 3A, 4.6.1). A large page's entry is its last. */
+	bool ro_faults = write && ((cr0 & CR0_WP) || ((vmr(VMCS_GUEST_SS_AR) >> 5) & 3) == 3);
+	bool writable = true;
 	for (unsigned level = m->levels; level >= 1; level--) {
 		u64 idx = (gla >> shift) & ((1ull << m->idx_bits) - 1);
 		u64 pte = 0;
@@ -179,12 +180,16 @@ int guest_linear_to_phys(struct hv_vcpu *v, u64 gla, bool write, u64 *gpa)
 		if (guest_read(v->dom, table + idx * m->entry_size, &pte,
 			       m->entry_size))
 			return -HV_EFAULT;
-		if (!(pte & PTE_P) || (write && !(pte & PTE_W) && level == 1))
+		if (!(pte & PTE_P))
 			return -HV_EFAULT;
+		if (!(m == &mode_pae && level == 3))
+			writable = writable && (pte & PTE_W);
 		bool large = level > 1 && (pte & PTE_PS) &&
 			     (level == 2 || m == &mode_long) &&
 			     (m != &mode_32 || (cr4 & CR4_PSE));
 		if (large || level == 1) {
+			if (ro_faults && !writable)
+				return -HV_EFAULT;
 			u64 page_mask = (1ull << shift) - 1;
 			u64 base = pte & m->addr_mask & ~page_mask;
 			if (m == &mode_32 && large)

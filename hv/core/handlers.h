@@ -30,6 +30,7 @@ void msr_reset(struct hv_vcpu *v);
  * real register = val plus the bits VMX requires (exit_cr.c). -HV_EINVAL
  * for another field or a value a guest MOV would get #GP for. */
 int cr_set_initial(struct hv_vcpu *v, u32 enc, u64 val);
+bool cr_initial_valid(u32 enc, u64 val); /* cr_set_initial() would take it */
 
 /* Append guest console bytes (exit_io.c): recorded, flushed per line. */
 void console_put(struct hv_domain *d, const u8 *buf, u32 len);

@@ -202,6 +202,11 @@ static s64 hc_VCPU_SET_STATE(struct hc_call *c)
 		    ((key & ~0xfu) != HV_STATE_GPR &&
 		     (vmcs_field_index(key) < 0 || ((key >> 10) & 3) != 2)))
 			return -HV_EINVAL;
+		/* CR0 and CR4 values too: a bad one after good records would
+		 * leave those applied and the call failed. */
+		if ((key == VMCS_GUEST_CR0 || key == VMCS_GUEST_CR4) &&
+		    !cr_initial_valid(key, uxt_get64(p + off + 8)))
+			return -HV_EINVAL;
 	}
 	arch_vmcs_load(c->v);
 	for (u32 off = 0; off < c->len; off += HV_STATE_REC) {
@@ -266,7 +271,10 @@ static s64 hc_SET_PERMS(struct hc_call *c)
 		if (p2m_lookup(c->d, g, &e))
 			return -HV_ENOENT;
 	}
-	/* Write on a shared frame becomes copy-on-write (p2m_set_perms). */
+	/* Write on a shared frame becomes copy-on-write (p2m_set_perms).
+	 * Splitting a large leaf may run out of frames: then, as POPULATE
+	 * keeps what it mapped, the gfns before the failing one keep their
+	 * new permissions (a consistent state; the host may call again). */
 	for (u64 g = c->a[1]; g < c->a[1] + c->a[2]; g++) {
 		rc = p2m_set_perms(c->d, g, (u32)perms);
 		if (rc)
