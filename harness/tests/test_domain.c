@@ -153,6 +153,28 @@ TEST(hv_start_refuses_bad_hosts)
 	CHECK_EQ(hv_start(NULL, NULL, 0, 0), -HV_EINVAL);
 }
 
+/* A host that lends frames outside the range it declared is refused: the
+ * frame table (-HV_EINVAL at start), then any frame (a domain gets
+ * -HV_ENOMEM). The core never uses such a frame, nor gives it back: it
+ * may be the host's own, or one the core holds. */
+TEST(hv_start_refuses_frames_outside_the_declared_range)
+{
+	struct posix_host h;
+	CHECK(posix_host_init(&h, 4096) == 0);
+	/* Blocks come from the top of the pool: the table lands above. */
+	CHECK_EQ(hv_start(&posix_host_ops, &h, h.first_mfn, h.nr_frames / 2), -HV_EINVAL);
+	CHECK_EQ(h.used, 0); /* the whole table's block given back */
+	/* Single frames come from the bottom: below the range. */
+	CHECK_EQ(hv_start(&posix_host_ops, &h, h.first_mfn + 2048, 2048), 0);
+	u64 a[4] = { 1, 16, 0, 0 };
+	CHECK_EQ(hv_host_call(HC_DOMAIN_CREATE, a, NULL, 0), -HV_ENOMEM);
+	char msg[256];
+	CHECK_EQ(hv_check_invariants(msg, sizeof(msg)), 0);
+	CHECK_EQ(hv_stop(), 0);
+	CHECK_EQ(h.used, 1); /* the refused frame, still lent */
+	posix_host_fini(&h);
+}
+
 /* The fuzz builds' memory helpers skip ASan's range check for what this
  * says lies in the frame pool: only the pool itself, while it is there. */
 TEST(posix_pool_holds_only_the_pool)

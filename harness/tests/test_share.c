@@ -754,3 +754,40 @@ TEST(share_fault_injection_zero_page_write)
 	CHECK(completed);
 	CHECK(n > 2);
 }
+
+/* The scanner remembers a page as the copy later pages may merge into.
+ * When that page has gone (unmapped, remapped to another frame, or its
+ * domain destroyed) before a later pass finds its twin, the twin must not
+ * be merged into whatever the stale slot points at now. */
+TEST(share_merge_forgets_a_stale_candidate)
+{
+	for (int how = 0; how < 3; how++) {
+		CHECK(test_hv_up(8192) == 0);
+		s64 a = make_domain();
+		CHECK(a > 0);
+		CHECK_EQ(load_pattern(a, 5, 0x51, 5), 0);
+		CHECK(call(HC_MERGE, HV_MAX_COUNT, 0, 0, 0) >= 0); /* remembers a's gfn 5 */
+		if (how == 0) {
+			CHECK_EQ(call(HC_UNMAP, (u64)a, 5, 1, 0), 1);
+		} else if (how == 1) { /* the gfn again, another frame, other bytes */
+			CHECK_EQ(call(HC_UNMAP, (u64)a, 5, 1, 0), 1);
+			CHECK_EQ(call(HC_POPULATE, (u64)a, 5, 1, 0), 0);
+			CHECK_EQ(load_pattern(a, 5, 0x52, 5), 0);
+		} else {
+			CHECK_EQ(call(HC_DOMAIN_DESTROY, (u64)a, 0, 0, 0), 0);
+		}
+		CHECK_INVARIANTS();
+		s64 b = make_domain();
+		CHECK(b > 0);
+		CHECK_EQ(load_pattern(b, 7, 0x51, 5), 0);
+		u64 before = mfn_of(b, 7);
+		CHECK(call(HC_MERGE, HV_MAX_COUNT, 0, 0, 0) >= 0);
+		CHECK_INVARIANTS();
+		CHECK_EQ(mfn_of(b, 7), before); /* not merged into the stale slot */
+		CHECK_EQ(frame_get(before)->type, FT_RAM);
+		CHECK(reads_pattern(b, 7, 0x51, 5));
+		if (how == 1)
+			CHECK(reads_pattern(a, 5, 0x52, 5));
+		CHECK(test_hv_down() == 0);
+	}
+}

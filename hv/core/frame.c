@@ -30,7 +30,9 @@ int frame_table_init(u64 first_mfn, u64 nr_frames)
 	if (mfn == INVALID_MFN)
 		return -HV_ENOMEM;
 	if (mfn < first_mfn || mfn + (1ull << order) > first_mfn + nr_frames) {
-		hv.ops->free_frame(hv.ctx, mfn);
+		/* Outside the range the host declared: all of it goes back. */
+		for (u64 i = 0; i < (1ull << order); i++)
+			hv.ops->free_frame(hv.ctx, mfn + i);
 		return -HV_EINVAL;
 	}
 	hv.first_mfn = first_mfn;
