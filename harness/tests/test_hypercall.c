@@ -183,3 +183,38 @@ TEST(hypercall_hostile_guest)
 	CHECK(hv_vcpu_runnable(V));
 	CHECK_INVARIANTS();
 }
+
+/* Arguments at and past each call's edges, and calls at the wrong time:
+ * a clean error each, the state unchanged and consistent. */
+TEST(hypercall_edges)
+{
+	CHECK(guest_up() == 0);
+	u64 a[4] = { (u64)D, 0x1000, 0, 0 };
+	static u8 big[HV_MAX_LEN + 1];
+	CHECK_EQ(hv_host_call(HC_LOAD, a, big, 0), -HV_EINVAL);               /* data, no length */
+	CHECK_EQ(hv_host_call(HC_LOAD, a, big, HV_MAX_LEN + 1), -HV_EINVAL);  /* too long */
+	u64 s[4] = { (u64)D, 0, 0, 0 };
+	u8 rec[16] = { 0 };
+	uxt_put32(rec, VMCS_GUEST_RIP);
+	CHECK_EQ(hv_host_call(HC_VCPU_SET_STATE, s, NULL, 16), -HV_EINVAL);
+	CHECK_EQ(hv_host_call(HC_VCPU_SET_STATE, s, rec, 0), -HV_EINVAL);
+	CHECK_EQ(hv_host_call(HC_VCPU_SET_STATE, s, big, 64 * 1024 + 16), -HV_EINVAL);
+	CHECK_EQ(call(HC_SET_PERMS, (u64)D, HV_P2M_GFN_LIMIT - 1, 2, EPT_R), -HV_ERANGE);
+	CHECK_EQ(call(HC_MMIO_MAP, (u64)D, HV_P2M_GFN_LIMIT - 1, 2, 0), -HV_ERANGE);
+	for (u64 i = 0; i < HV_MAX_MMIO; i++) /* the table holds 8 ranges */
+		CHECK_EQ(call(HC_MMIO_MAP, (u64)D, 0x1000 + 2 * i, 1, 0), 0);
+	CHECK_EQ(call(HC_MMIO_MAP, (u64)D, 0x2000, 1, 0), -HV_ENOSPC);
+	CHECK_EQ(vmcall(HC_MEMORY_RELEASE, HV_P2M_GFN_LIMIT - 1, 2, 0, 0), -HV_ERANGE);
+	CHECK_INVARIANTS();
+	/* The hypervisor started once only; no host call once it stopped. */
+	CHECK_EQ(posix_hv_start(&test_host), -HV_EINVAL);
+	CHECK_INVARIANTS();
+	CHECK(test_hv_down() == 0);
+	u64 v[4] = { 0 };
+	CHECK_EQ(hv_host_call(HC_VERSION, v, NULL, 0), -HV_EINVAL);
+	struct posix_host h;
+	CHECK(posix_host_init(&h, 512) == 0);
+	CHECK_EQ(hv_start(&posix_host_ops, &h, h.first_mfn, 0), -HV_EINVAL); /* no frames */
+	posix_host_fini(&h);
+	CHECK_EQ(posix_host_init(&h, 100), -1); /* fewer than one 2 MiB block */
+}
