@@ -791,3 +791,103 @@ TEST(share_merge_forgets_a_stale_candidate)
 		CHECK(test_hv_down() == 0);
 	}
 }
+
+/* ---- failed allocations ---- */
+
+/* MERGE and HINT with each allocation failing in turn (the scanner's own
+ * memory, the zero frame, splitting 2 MiB leaves around the pages they
+ * share): -HV_ENOMEM or success, every page still reads what was written,
+ * the state consistent, and the same call without the failure finishes
+ * the job; nothing leaks. */
+TEST(share_fault_injection_merge_and_hint)
+{
+	for (int op = 0; op < 2; op++) {
+		bool completed = false;
+		u64 n;
+		for (n = 1; n < 200 && !completed; n++) {
+			CHECK(test_hv_up(8192) == 0);
+			s64 a = make_domain(), b = make_domain();
+			CHECK(a > 0 && b > 0);
+			/* twins in 4 KiB and in 2 MiB mappings, and a unique page */
+			CHECK_EQ(load_pattern(a, 3, 0x61, 1), 0);
+			CHECK_EQ(load_pattern(b, 0x240, 0x61, 1), 0);
+			CHECK_EQ(load_pattern(a, 0x250, 0x62, 2), 0);
+			CHECK_EQ(load_pattern(b, 0x251, 0x62, 2), 0);
+			CHECK_EQ(load_pattern(b, 9, 0x63, 3), 0);
+			u64 fails = test_host.failures;
+			test_host.fail_at = test_host.allocs + n;
+			s64 rc = op == 0 ? call(HC_MERGE, HV_MAX_COUNT, 0, 0, 0)
+					 : call(HC_HINT, (u64)a, 0x240, 0x20, HV_HINT_ZERO);
+			CHECK(rc >= 0 || rc == -HV_ENOMEM);
+			CHECK_INVARIANTS();
+			test_host.fail_at = 0;
+			CHECK(reads_pattern(a, 3, 0x61, 1) && reads_pattern(b, 0x240, 0x61, 1));
+			CHECK(reads_pattern(a, 0x250, 0x62, 2) && reads_pattern(b, 0x251, 0x62, 2));
+			CHECK(reads_pattern(b, 9, 0x63, 3) && reads_zero(a, 0x241) && reads_zero(b, 0));
+			if (rc == -HV_ENOMEM) {
+				CHECK(op == 0 ? call(HC_MERGE, HV_MAX_COUNT, 0, 0, 0) >= 0
+					      : call(HC_HINT, (u64)a, 0x240, 0x20, HV_HINT_ZERO) >= 0);
+				CHECK_INVARIANTS();
+				CHECK(reads_pattern(a, 0x250, 0x62, 2) && reads_zero(a, 0x241));
+			}
+			completed = test_host.failures == fails;
+			CHECK(test_hv_down() == 0);
+		}
+		CHECK(completed);
+		CHECK(n > 2); /* failures were injected */
+	}
+}
+
+/* Sharing a page inside a whole 2 MiB leaf splits the leaf: the
+ * remembered copy's (made read-only) or the twin's (remapped). With each
+ * allocation failing in turn, the merge stops with -HV_ENOMEM and both
+ * pages keep their contents, the leaves consistent. The leaves hold only
+ * distinct pages, so that nothing else (a zero page) splits them first. */
+static s64 whole_leaf_domain(u64 tag)
+{
+	s64 d = call(HC_DOMAIN_CREATE, 1, 1024, 0, 0);
+	if (d <= 0 || call(HC_POPULATE, (u64)d, 0x200, 512, 9))
+		return -1;
+	for (u64 g = 0x200; g < 0x400; g++)
+		if (load_pattern(d, g, tag, g))
+			return -1;
+	return d;
+}
+
+TEST(share_fault_injection_split_on_merge)
+{
+	for (int twin_in_leaf = 0; twin_in_leaf < 2; twin_in_leaf++) {
+		bool completed = false;
+		u64 n;
+		for (n = 1; n < 50 && !completed; n++) {
+			CHECK(test_hv_up(8192) == 0);
+			s64 a = whole_leaf_domain(0x71), b;
+			CHECK(a > 0);
+			if (twin_in_leaf) { /* b's twin of a's 0x200 in b's own whole leaf */
+				b = whole_leaf_domain(0x72);
+				CHECK(b > 0);
+				CHECK_EQ(load_pattern(b, 0x300, 0x71, 0x200), 0);
+			} else { /* a 4 KiB twin: a's leaf splits */
+				b = call(HC_DOMAIN_CREATE, 1, 64, 0, 0);
+				CHECK(b > 0);
+				CHECK_EQ(call(HC_POPULATE, (u64)b, 0, 1, 0), 0);
+				CHECK_EQ(load_pattern(b, 0, 0x71, 0x200), 0);
+			}
+			u64 fails = test_host.failures;
+			test_host.fail_at = test_host.allocs + n;
+			s64 rc = call(HC_MERGE, HV_MAX_COUNT, 0, 0, 0);
+			CHECK(rc >= 0 || rc == -HV_ENOMEM);
+			CHECK_INVARIANTS();
+			test_host.fail_at = 0;
+			u64 bg = twin_in_leaf ? 0x300 : 0;
+			CHECK(reads_pattern(a, 0x200, 0x71, 0x200) && reads_pattern(b, bg, 0x71, 0x200));
+			CHECK(reads_pattern(a, 0x3ff, 0x71, 0x3ff));
+			if (rc >= 0)
+				CHECK_EQ(mfn_of(a, 0x200), mfn_of(b, bg));
+			completed = test_host.failures == fails;
+			CHECK(test_hv_down() == 0);
+		}
+		CHECK(completed);
+		CHECK(n > 2);
+	}
+}
