@@ -353,3 +353,34 @@ TEST(invariant_message_fits_small_buffers)
 	D->nr_ram--;
 	CHECK_INVARIANTS();
 }
+
+/* The isolation of shared frames (forks' templates, merged pages, the zero
+ * frame): none mapped writable, copy-on-write only over shared frames,
+ * shared frames owned by no domain, the zero frame zero. */
+TEST(invariant_shared_frame_isolation)
+{
+	CHECK(setup() == 0);
+	u64 a[4] = { D->id, 0x1, 1, HV_HINT_FREE };
+	CHECK_EQ(hv_host_call(HC_HINT, a, NULL, 0), 1); /* gfn 1: the zero frame */
+	CHECK(hv.zero_mfn != INVALID_MFN);
+	CHECK_INVARIANTS();
+	u64 *e = ept_entry(1, 0x1), saved = *e;
+	*e = (saved & ~(u64)EPT_COW) | EPT_R | EPT_W; /* writable, not copy-on-write */
+	CHECK(caught("shared frame", "mapped writable"));
+	*e = saved;
+	u64 *l = ept_entry(2, 0x200), lsaved = *l;
+	*l = (lsaved & ~(u64)EPT_W) | EPT_COW; /* COW over private RAM */
+	CHECK(caught("copy-on-write mapping", "not a shared frame"));
+	*l = lsaved;
+	struct hv_frame *z = frame_get(hv.zero_mfn);
+	u16 owner = z->owner;
+	z->owner = D->id;
+	CHECK(caught("shared frame of owner", NULL));
+	z->owner = owner;
+	u8 *zp = frame_map(hv.zero_mfn);
+	zp[100] = 1;
+	CHECK(caught("zero frame", NULL));
+	zp[100] = 0;
+	frame_unmap(zp);
+	CHECK_INVARIANTS();
+}
