@@ -26,9 +26,8 @@ int main(int argc, char **argv)
 	}
 	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
 		return usage(stdout, 0);
-	if (argc < 2 || argv[1][0] == '-') { /* --list or --help with more, or another flag */
-		fprintf(stderr, "uxen-gen: %s%s\n", argc < 2 ? "no scenario given" : "unknown option or extra arguments: ",
-			argc < 2 ? "" : argv[1]);
+	if (argc >= 2 && argv[1][0] == '-') { /* --list or --help with more, or another flag */
+		fprintf(stderr, "uxen-gen: unknown option or extra arguments: %s\n", argv[1]);
 		return usage(stderr, 2);
 	}
 	if (argc < 3 || argc > 4)

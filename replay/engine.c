@@ -309,21 +309,24 @@ static int run_hostcall(struct replay *r)
 	return compare(r, outputs, rec_len, out_off, st, sizeof(st));
 }
 
+/* The event in the counts by kind (replayed or only parsed alike). */
+static void count_kind(struct replay_stats *st, const struct uxt_event *ev)
+{
+	st->exits += ev->kind == UXT_EV_EXIT;
+	st->hostcalls += ev->kind == UXT_EV_HOSTCALL;
+	st->marks += ev->kind == UXT_EV_MARK;
+}
+
 static int run_event(struct replay *r)
 {
-	struct replay_stats *st = &r->res->st;
+	count_kind(&r->res->st, &r->ev);
 	switch (r->ev.kind) {
 	case UXT_EV_EXIT:
-		st->exits++;
 		return run_exit(r);
 	case UXT_EV_HOSTCALL:
-		st->hostcalls++;
 		return run_hostcall(r);
-	case UXT_EV_MARK:
-		st->marks++;
-		return 0;
 	}
-	return 0; /* not reached: the reader skips kinds it does not know */
+	return 0; /* a mark; the reader skips kinds it does not know */
 }
 
 /* The check itself, apart: its message buffer is on the stack only when a
@@ -368,16 +371,12 @@ static void parse_only(struct replay *r)
 	int n;
 	while ((n = uxt_next(&r->rd, &r->ev)) > 0) {
 		r->res->st.events++;
-		if (r->ev.kind == UXT_EV_EXIT) {
-			r->res->st.exits++;
+		count_kind(&r->res->st, &r->ev);
+		if (r->ev.kind == UXT_EV_EXIT)
 			r->res->st.by_reason[r->ev.arg < EXIT_REASON_MAX ? r->ev.arg
 									 : EXIT_REASON_MAX]++;
-		}
-		r->res->st.hostcalls += r->ev.kind == UXT_EV_HOSTCALL;
-		if (r->ev.kind == UXT_EV_MARK) {
-			r->res->st.marks++;
+		if (r->ev.kind == UXT_EV_MARK)
 			continue;
-		}
 		uxt_items_begin(&it, &r->ev);
 		while ((n = uxt_items_next(&it, &item)) > 0)
 			;

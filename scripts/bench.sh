@@ -7,9 +7,9 @@
 set -eu
 cd "$(dirname "$0")/.."
 N=${BENCH_EXITS:-1000000}
-case $N in ''|*[!0-9]*) echo "bench: BENCH_EXITS must be a number from 1 to 100000000, not '$N'" >&2; exit 2 ;; esac
-[ ${#N} -le 9 ] && [ "$N" -ge 1 ] && [ "$N" -le 100000000 ] ||
-	{ echo "bench: BENCH_EXITS must be a number from 1 to 100000000, not $N" >&2; exit 2; }
+. scripts/numarg.sh
+num_in_range "$N" 1 100000000 ||
+	{ echo "bench: BENCH_EXITS must be a number from 1 to 100000000, not '$N'" >&2; exit 2; }
 B=build/rel
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM

@@ -1,6 +1,7 @@
 # Sourced by scripts/boot-bochs.sh and scripts/boot-qemu.sh: what both
 # runners do around their emulator. The caller sets $runner (its name) and
 # $usage (its usage line). Exit status 6 is "the runner could not run".
+. scripts/numarg.sh
 
 boot_usage() {
 	echo "$runner: $*" >&2
@@ -13,11 +14,8 @@ boot_usage() {
 # with a space or a comma (the emulators' option syntax splits there).
 boot_check() { # SCENARIO NCPUS SECONDS DIR
 	case $1 in ''|*[!a-z0-9_-]*) boot_usage "SCENARIO must be a name (a-z, 0-9, _ and -), not '$1'" ;; esac
-	case $2 in ''|*[!0-9]*) boot_usage "NCPUS must be 1 to 8, not '$2'" ;; esac
-	[ ${#2} -le 2 ] && [ "$2" -ge 1 ] && [ "$2" -le 8 ] || boot_usage "NCPUS must be 1 to 8, not $2"
-	case $3 in ''|*[!0-9]*) boot_usage "SECONDS must be 1 to 86400, not '$3'" ;; esac
-	[ ${#3} -le 5 ] && [ "$3" -ge 1 ] && [ "$3" -le 86400 ] ||
-		boot_usage "SECONDS must be 1 to 86400, not $3 (0 would mean no limit)"
+	num_in_range "$2" 1 8 || boot_usage "NCPUS must be 1 to 8, not '$2'"
+	num_in_range "$3" 1 86400 || boot_usage "SECONDS must be 1 to 86400, not '$3' (0 would mean no limit)"
 	case $4 in *[\ ,\	]*) boot_usage "DIR must not hold spaces or commas, not '$4'" ;; esac
 }
 

@@ -13,6 +13,7 @@
 # an instance failed (its log is shown), 2 on bad arguments.
 set -eu
 cd "$(dirname "$0")/.."
+. scripts/numarg.sh
 usage() {
 	echo "fuzz-afl-campaign: $*" >&2
 	echo "usage: scripts/fuzz-afl-campaign.sh $(sh scripts/fuzz-targets.sh | paste -sd'|') SECONDS [JOBS]" >&2
@@ -21,13 +22,9 @@ usage() {
 [ $# -ge 2 ] && [ $# -le 3 ] || usage "wrong number of arguments"
 t=$1 secs=$2 jobs=${3:-1}
 sh scripts/fuzz-targets.sh | grep -qx -- "$t" || usage "unknown target '$t'"
-case $secs in ''|*[!0-9]*) usage "SECONDS must be a whole number, not '$secs'" ;; esac
-case $jobs in ''|*[!0-9]*) usage "JOBS must be a whole number, not '$jobs'" ;; esac
-# Bounds as make fuzz's (scripts/fuzz-run.sh); the length first, so that
-# the shell's test never sees a number past its range.
-[ ${#secs} -le 7 ] && [ "$secs" -gt 0 ] && [ "$secs" -le 2592000 ] ||
-	usage "SECONDS must be 1 to 2592000 (30 days), not $secs"
-[ ${#jobs} -le 4 ] && [ "$jobs" -gt 0 ] && [ "$jobs" -le 1024 ] || usage "JOBS must be 1 to 1024, not $jobs"
+# Bounds as make fuzz's (scripts/fuzz-run.sh).
+num_in_range "$secs" 1 2592000 || usage "SECONDS must be 1 to 2592000 (30 days), not '$secs'"
+num_in_range "$jobs" 1 1024 || usage "JOBS must be 1 to 1024, not '$jobs'"
 bin=build/fuzz/afl/$t seeds=build/fuzz/seeds/$t
 [ -x "$bin" ] || usage "$bin is not built (make build/fuzz/afl/$t, or make fuzz ENGINE=afl)"
 [ -d "$seeds" ] || usage "$seeds is missing (make fuzz-seeds)"

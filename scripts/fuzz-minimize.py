@@ -24,6 +24,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fuzzcli  # noqa: E402
 import uxtrace  # noqa: E402
 
 NOISE = [(re.compile(r"event \d+ \(offset \d+\)"), "event N"),
@@ -41,15 +42,13 @@ def failure(replay, data, tmp):
     with open(path, "wb") as f:
         f.write(data)
     try:
-        p = subprocess.run([replay, "-q", "--check-every", "1", path],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
+        rc, lines = fuzzcli.replay(replay, path, timeout=60)
     except subprocess.TimeoutExpired:
         return None  # a hang is not the failure being minimized
-    lines = p.stderr.decode("utf-8", "replace").strip().splitlines()
-    summary = [x for x in lines if x.startswith("SUMMARY: ")]
-    if p.returncode not in (0, 3) and summary:
-        return summary[0]
-    if p.returncode != 3 or not lines:
+    summary = fuzzcli.sanitizer_summary(lines)
+    if rc not in (0, 3) and summary:
+        return summary
+    if rc != 3 or not lines:
         return None
     msg = lines[-1]
     for rx, sub in NOISE:
@@ -95,7 +94,7 @@ def main():
     # Everything that can be wrong with the arguments, before minutes of
     # minimizing: a missing replay tool, an unreadable or non-trace input,
     # an output that cannot be written.
-    if not (os.path.isfile(a.replay) and os.access(a.replay, os.X_OK)):
+    if not fuzzcli.executable(a.replay):
         return fail("%s is not an executable (build it: make, or name one with --replay)"
                     % a.replay)
     try:
@@ -104,12 +103,9 @@ def main():
         return fail("cannot read %s: %s" % (a.input, e.strerror or e))
     except uxtrace.TraceError as e:
         return fail("%s is not a valid trace: %s" % (a.input, e))
-    out_dir = os.path.dirname(os.path.abspath(a.output))
-    if not a.output or os.path.isdir(a.output) or not os.path.isdir(out_dir) or \
-            not os.access(out_dir, os.W_OK):
-        return fail("cannot write %r" % a.output)
-    if os.path.exists(a.output) and os.path.samefile(a.input, a.output):
-        return fail("%s is the input itself: name another output (the finding is kept)" % a.output)
+    refusal = fuzzcli.output_refusal(a.output, a.input, "the input")
+    if refusal:
+        return fail(refusal)
     with tempfile.TemporaryDirectory() as tmp:
         want = failure(a.replay, uxtrace.Trace(tr.header, tr.events).pack(), tmp)
         if want is None:

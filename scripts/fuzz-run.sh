@@ -10,6 +10,7 @@
 # and shrink it with scripts/fuzz-minimize.py crash.uxt min.uxt.
 set -eu
 cd "$(dirname "$0")/.."
+. scripts/numarg.sh
 check=0
 [ "${1:-}" = --check ] && { check=1; shift; }
 # Given but empty (make fuzz TARGET=) is not the default: it is refused.
@@ -31,18 +32,13 @@ for t in $target; do
 done
 # libFuzzer reads -max_total_time=0 as "no limit": a bad SECONDS would
 # fuzz forever (and one past its int, too).
-case $secs in ''|*[!0-9]*) usage "SECONDS must be a whole number of seconds, not '$secs'" ;; esac
-[ ${#secs} -le 7 ] && [ "$secs" -gt 0 ] && [ "$secs" -le 2592000 ] ||
-	usage "SECONDS must be 1 to 2592000 (30 days), not $secs"
-case $jobs in ''|*[!0-9]*) usage "JOBS must be a whole number, not '$jobs'" ;; esac
-[ ${#jobs} -le 4 ] && [ "$jobs" -gt 0 ] && [ "$jobs" -le 1024 ] || usage "JOBS must be 1 to 1024, not $jobs"
+num_in_range "$secs" 1 2592000 || usage "SECONDS must be 1 to 2592000 (30 days), not '$secs'"
+num_in_range "$jobs" 1 1024 || usage "JOBS must be 1 to 1024, not '$jobs'"
 # The targets' lower cap on events per input (fuzz/fuzz.c reads it): a bad
 # one is said here, not found by the fuzzer as a crash of every input.
 if [ -n "${FUZZ_MAX_EVENTS+x}" ]; then
 	cap=$(sed -n 's/^#define FZ_MAX_EVENTS \([0-9]*\).*/\1/p' fuzz/fuzz.h)
-	case $FUZZ_MAX_EVENTS in ''|*[!0-9]*) usage "FUZZ_MAX_EVENTS must be 1 to $cap, not '$FUZZ_MAX_EVENTS'" ;; esac
-	[ ${#FUZZ_MAX_EVENTS} -le 4 ] && [ "$FUZZ_MAX_EVENTS" -ge 1 ] && [ "$FUZZ_MAX_EVENTS" -le "$cap" ] ||
-		usage "FUZZ_MAX_EVENTS must be 1 to $cap, not $FUZZ_MAX_EVENTS"
+	num_in_range "$FUZZ_MAX_EVENTS" 1 "$cap" || usage "FUZZ_MAX_EVENTS must be 1 to $cap, not '$FUZZ_MAX_EVENTS'"
 fi
 [ "$check" = 1 ] && exit 0
 PYTHON=${PYTHON:-/usr/bin/python3}

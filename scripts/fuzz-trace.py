@@ -41,6 +41,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+import fuzzcli  # noqa: E402
 import uxtrace  # noqa: E402
 import uxen_consts as C  # noqa: E402
 
@@ -99,10 +100,6 @@ def decode_to_exits(data):
 FZ_REPRO = "build/fuzz/repro"  # where make builds the reproducers
 
 
-def executable(path):
-    return os.path.isfile(path) and os.access(path, os.X_OK)
-
-
 def status(rc):
     """A child's exit status as a shell would give it (signals: 128 + N)."""
     return 128 - rc if rc < 0 else rc
@@ -111,13 +108,12 @@ def status(rc):
 def replay(tool, path):
     """uxen-replay's exit status on a trace, and the line that says why:
     a sanitizer's SUMMARY, else its last line."""
-    p = subprocess.run([tool, "-q", "--check-every", "1", path],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    lines = p.stderr.decode("utf-8", "replace").strip().splitlines()
-    why = [x for x in lines if x.startswith("SUMMARY:")] or lines[-1:]
-    if p.returncode < 0:
-        why.append("killed by signal %d" % -p.returncode)
-    return status(p.returncode), "; ".join(why)
+    rc, lines = fuzzcli.replay(tool, path)
+    summary = fuzzcli.sanitizer_summary(lines)
+    why = [summary] if summary else lines[-1:]
+    if rc < 0:
+        why.append("killed by signal %d" % -rc)
+    return status(rc), "; ".join(why)
 
 
 def main():
@@ -144,12 +140,10 @@ def main():
             data = f.read(1 + DEC_MAX_LEN)
     except OSError as e:
         return fail("cannot read %s: %s" % (a.finding, e.strerror or e))
-    out_dir = os.path.dirname(os.path.abspath(a.output))
-    if os.path.isdir(a.output) or not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK):
-        return fail("cannot write %s" % a.output)
-    if os.path.exists(a.output) and os.path.samefile(a.finding, a.output):
-        return fail("%s is the finding itself: name another output" % a.output)
-    if not executable(a.replay):
+    refusal = fuzzcli.output_refusal(a.output, a.finding, "the finding")
+    if refusal:
+        return fail(refusal)
+    if not fuzzcli.executable(a.replay):
         return fail("%s is not an executable (build it: make, or name one with --replay)"
                     % a.replay)
     sanitizer = False
@@ -171,7 +165,7 @@ def main():
                 return fail("cannot write %s: %s" % (a.output, e.strerror or e))
         else:
             repro = os.path.join(a.repro, target)
-            if not executable(repro):
+            if not fuzzcli.executable(repro):
                 return fail("%s is not an executable (build it: make %s, or name the folder "
                             "with --repro)" % (repro, os.path.join(FZ_REPRO, target)))
             if os.path.exists(a.output):
@@ -186,7 +180,8 @@ def main():
             # writes the trace that ran up to there (fuzz/fuzz.c).
             sanitizer = p.returncode not in (0, 3) and "run up to the sanitizer" in err
             if not os.path.isfile(a.output) or (p.returncode not in (0, 3) and not sanitizer):
-                tail = [x for x in err.splitlines() if x.startswith("SUMMARY:")] or err.splitlines()[-1:]
+                summary = fuzzcli.sanitizer_summary(err.splitlines())
+                tail = [summary] if summary else err.splitlines()[-1:]
                 return fail("%s wrote no trace (exit %d%s)" % (
                     repro, status(p.returncode), ": " + tail[0] if tail else ""))
     tool = a.replay
@@ -195,7 +190,7 @@ def main():
     if sanitizer or a.target == "trace":
         why = "a sanitizer reported this finding" if sanitizer else \
             "a trace target finding is the reader's, as ASan sees it"
-        if not executable(a.asan_replay):
+        if not fuzzcli.executable(a.asan_replay):
             return fail("%s is not an executable: %s, and only an ASan uxen-replay reproduces it "
                         "(make VARIANT=asan-clang, or name one with --asan-replay)"
                         % (a.asan_replay, why))

@@ -257,26 +257,33 @@ static void bench_memory(void)
 	down();
 }
 
+/* The parts, one table: what runs, and what an unknown name is told. */
+static void part_fork(double m) { bench_fork(m); }
+static void part_reset(double m) { (void)m; bench_cow_reset(); }
+static void part_merge(double m) { bench_merge(m); }
+static void part_memory(double m) { (void)m; bench_memory(); }
+static const struct { const char *name; void (*run)(double memcpy_s); } parts[] = {
+	{ "fork", part_fork }, { "reset", part_reset },
+	{ "merge", part_merge }, { "memory", part_memory },
+};
+
 int main(int argc, char **argv)
 {
-	const char *only = argc > 1 ? argv[1] : "";
-	static const char *const parts[] = { "", "fork", "reset", "merge", "memory" };
-	bool known = false;
-	for (unsigned i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
-		known |= !strcmp(only, parts[i]);
+	const char *only = argc > 1 ? argv[1] : NULL;
+	bool known = !only;
+	for (unsigned i = 0; only && i < ARRAY_SIZE(parts); i++)
+		known |= !strcmp(only, parts[i].name);
 	if (argc > 2 || !known) {
-		fprintf(stderr, "usage: uxen-bench-share [fork|reset|merge|memory]\n");
+		fprintf(stderr, "usage: uxen-bench-share [PART]: one of");
+		for (unsigned i = 0; i < ARRAY_SIZE(parts); i++)
+			fprintf(stderr, " %s", parts[i].name);
+		fprintf(stderr, " (none: all of them)\n");
 		return 2;
 	}
 	sim_reset();
 	double m = memcpy_gib();
-	if (!*only || !strcmp(only, "fork"))
-		bench_fork(m);
-	if (!*only || !strcmp(only, "reset"))
-		bench_cow_reset();
-	if (!*only || !strcmp(only, "merge"))
-		bench_merge(m);
-	if (!*only || !strcmp(only, "memory"))
-		bench_memory();
+	for (unsigned i = 0; i < ARRAY_SIZE(parts); i++)
+		if (!only || !strcmp(only, parts[i].name))
+			parts[i].run(m);
 	return 0;
 }
