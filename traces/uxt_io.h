@@ -129,6 +129,7 @@ struct uxt_writer {
 	u64 len;          /* bytes written, header included */
 	u64 nr_events;
 	bool failed;
+	bool closed;      /* by uxt_writer_close(): failed, and why */
 	char err[UXT_ERR_LEN];
 };
 

@@ -156,7 +156,7 @@ int uxt_write_event(struct uxt_writer *w, u8 kind, u8 flags, u16 arg,
 	u64 body = (u64)prefix_len + items_len;
 	u8 h[UXT_EVENT_HDR_SIZE];
 	if (w->failed)
-		return -1;
+		return w->closed ? uxt_errf(w->err, w->len, "trace writer is closed") : -1;
 	if (check_event(w, &ev, prefix, prefix_len, items_len,
 			UXT_EVENT_HDR_SIZE + body) ||
 	    check_items(w, items, items_len,
@@ -250,8 +250,10 @@ int uxt_writer_close(struct uxt_writer *w)
 	w->mem = NULL;
 	if (w->failed)
 		return -1;
-	/* Closed: further writes must fail, not touch the file or buffer. */
+	/* Closed: further writes must fail, not touch the file or buffer.
+	 * Their message is written when one is tried (the fuzz targets close
+	 * a writer for every input: formatting it here cost 1% of their time). */
 	w->failed = true;
-	uxt_errf(w->err, w->len, "trace writer is closed");
+	w->closed = true;
 	return 0;
 }

@@ -289,6 +289,11 @@ TEST(trace_round_trip_file)
 	CHECK(uxt_writer_file(&w, fp, UXT_HF_OUTPUTS, 4096) == 0);
 	CHECK(write_sample(&w) == 0);
 	CHECK(uxt_writer_close(&w) == 0);
+	/* Closed: a write fails, says why, and adds nothing to the file. */
+	long end = ftell(fp);
+	CHECK(uxt_write_mark(&w, "late") == -1);
+	CHECK(strstr(w.err, "trace writer is closed") != NULL);
+	CHECK_EQ(ftell(fp), end);
 	rewind(fp);
 	f.n = (u32)fread(f.b, 1, sizeof(f.b), fp);
 	fclose(fp);
