@@ -770,6 +770,237 @@ TEST(exit_io_string_bad_linear_address)
 	CHECK(crashed(v, CRASH_PAGE_WALK));
 }
 
+/* ---- Page walks outside long mode: 32-bit and PAE paging ---- */
+
+/* The tables live in RAM pages the 4-level ones leave free. CR3 has PWT
+ * and PCD set, which the walk must not take for address bits; the PAE
+ * PDPT is only 32-byte aligned, so CR3 bits 11:5 are address bits there. */
+#define DIR32 0xb000ull  /* 32-bit: the page directory */
+#define PT32 0xc000ull   /* 32-bit: a page table */
+#define PT32_LOW 0x0ull  /* 32-bit: one whose address has no PSE-36 bits */
+#define CR3_32 (DIR32 | 0x18)
+#define PDPT 0xb020ull   /* PAE: the PDPT, 32-byte aligned, not page aligned */
+#define PD_PAE 0xc000ull /* PAE: the page directory of PDPTE 1 */
+#define PT_PAE 0xd000ull /* PAE: a page table */
+#define PD_EMPTY 0xe000ull /* PAE: the page directory of PDPTE 3, all empty */
+#define CR3_PAE (PDPT | 0x18)
+#define PG_P 1ull
+#define PG_W 2ull
+#define PG_U 4ull
+#define PG_PS 0x80ull
+#define PG_URW (PG_P | PG_W | PG_U)
+#define PG_URO (PG_P | PG_U)
+#define FAULT ~0ull
+
+static int load_u32(u64 gpa, u32 val)
+{
+	return load(gpa, &val, sizeof(val));
+}
+
+/* Paging without long mode: PG on, EFER clear, CR4 as given (PAE, PSE). */
+static void legacy_paging(struct hv_vcpu *v, u64 cr3, u64 cr4)
+{
+	arch_vmcs_load(v);
+	mode32();
+	sim_vmcs_set(VMCS_GUEST_CR0, CR0_PG | CR0_NE | CR0_ET | CR0_PE);
+	sim_vmcs_set(VMCS_CR0_READ_SHADOW, CR0_PG | CR0_NE | CR0_ET | CR0_PE);
+	sim_vmcs_set(VMCS_GUEST_CR4, CR4_VMXE | cr4);
+	sim_vmcs_set(VMCS_GUEST_CR3, cr3);
+}
+
+/* One translation: the access, the CR0.WP and CPL it is made under, and
+ * the guest physical address it must reach (FAULT: it must fault). */
+struct walk_case {
+	u64 gla;
+	bool write, wp;
+	u32 cpl;
+	u64 gpa;
+};
+
+/* Translate as the string I/O emulation does, under the case's CR0.WP
+ * and CPL (SS.DPL): the address reached, or FAULT. */
+static u64 walk(struct hv_vcpu *v, const struct walk_case *c)
+{
+	u64 gpa = FAULT;
+	arch_vmcs_load(v);
+	u64 cr0 = sim_vmcs_get(VMCS_GUEST_CR0) & ~CR0_WP;
+	sim_vmcs_set(VMCS_GUEST_CR0, cr0 | (c->wp ? CR0_WP : 0));
+	sim_vmcs_set(VMCS_GUEST_SS_AR, (sim_vmcs_get(VMCS_GUEST_SS_AR) & ~0x60ull) | c->cpl << 5);
+	int rc = guest_linear_to_phys(v, c->gla, c->write, &gpa);
+	if (rc == -HV_EFAULT)
+		return FAULT;
+	return rc ? (u64)rc : gpa; /* any other error is a failure */
+}
+
+/* Every case as expected; records the first that is not. */
+static bool walks_ok(struct hv_vcpu *v, const struct walk_case *c, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		u64 got = walk(v, &c[i]);
+		if (got != c[i].gpa) {
+			char m[200];
+			snprintf(m, sizeof(m), "case %u: %s %llx (WP %d, CPL %u) -> %llx, expected %llx",
+				 i, c[i].write ? "write" : "read", (unsigned long long)c[i].gla,
+				 c[i].wp, c[i].cpl, (unsigned long long)got,
+				 (unsigned long long)c[i].gpa);
+			test_failed(__FILE__, __LINE__, m);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* 32-bit paging: 4-byte entries, 10 index bits per level. Directory entry
+ * 0x100 points at a page table with BUF writable at index 5, read-only at
+ * 6, nothing at 7; 0x101 is not present; 0x102 has PS set over a table
+ * at 0 that maps BUF at 5 too (a 4 MiB page at 0 with CR4.PSE, the table
+ * without); 0x103 is a read-only entry over the table; 0x200 and 0x201
+ * are 4 MiB pages, writable and read-only. */
+static int tables_32(void)
+{
+	return load_u32(DIR32 + 0x100 * 4, PT32 | PG_URW) ||
+	       load_u32(DIR32 + 0x102 * 4, PT32_LOW | PG_PS | PG_URW) ||
+	       load_u32(DIR32 + 0x103 * 4, PT32 | PG_URO) ||
+	       load_u32(DIR32 + 0x200 * 4, 0x00c00000 | PG_PS | PG_URW) ||
+	       load_u32(DIR32 + 0x201 * 4, 0x01000000 | PG_PS | PG_URO) ||
+	       load_u32(PT32_LOW + 5 * 4, BUF | PG_URW) ||
+	       load_u32(PT32 + 5 * 4, BUF | PG_URW) ||
+	       load_u32(PT32 + 6 * 4, BUF | PG_URO);
+}
+
+TEST(walk_32bit_paging)
+{
+	static const struct walk_case with_pse[] = {
+		{ 0x40005123, false, false, 0, BUF + 0x123 },
+		{ 0x40005123, true, true, 3, BUF + 0x123 },
+		{ 0x40007000, false, false, 0, FAULT },     /* PTE not present */
+		{ 0x40400000, false, false, 0, FAULT },     /* PDE not present */
+		{ 0x140005123ull, false, false, 0, FAULT }, /* past 4 GiB */
+		/* A read-only PTE: reads pass; writes fault under WP or at
+		 * CPL 3, and go through for the kernel with WP clear. */
+		{ 0x40006123, false, true, 3, BUF + 0x123 },
+		{ 0x40006123, true, true, 0, FAULT },
+		{ 0x40006123, true, false, 3, FAULT },
+		{ 0x40006123, true, false, 0, BUF + 0x123 },
+		/* A read-only PDE makes its whole table read-only. */
+		{ 0x40c05123, true, true, 0, FAULT },
+		{ 0x40c05123, true, false, 0, BUF + 0x123 },
+		/* 4 MiB pages: 22 offset bits, the PDE's bits 31:22. */
+		{ 0x803a5a5a, true, true, 3, 0x00fa5a5a },
+		{ 0x8043a5a5, false, true, 3, 0x0103a5a5 },
+		{ 0x8043a5a5, true, true, 0, FAULT },
+		{ 0x8043a5a5, true, false, 3, FAULT },
+		{ 0x8043a5a5, true, false, 0, 0x0103a5a5 },
+		{ 0x40805123, false, false, 0, 0x00005123 }, /* PS: 4 MiB at 0 */
+	};
+	/* Without CR4.PSE the PS bit means nothing: every PDE points at a
+	 * page table (0x200's at 12 MiB, outside the guest's RAM). */
+	static const struct walk_case without_pse[] = {
+		{ 0x40805123, false, false, 0, BUF + 0x123 },
+		{ 0x803a5a5a, false, false, 0, FAULT },
+		{ 0x40005123, true, true, 3, BUF + 0x123 },
+	};
+	struct hv_vcpu *v = guest_up(1);
+	CHECK(v);
+	CHECK(tables_32() == 0);
+	legacy_paging(v, CR3_32, CR4_PSE);
+	CHECK(walks_ok(v, with_pse, ARRAY_SIZE(with_pse)));
+	legacy_paging(v, CR3_32, 0);
+	CHECK(walks_ok(v, without_pse, ARRAY_SIZE(without_pse)));
+	CHECK_EQ(v->dom->state, DOM_RUNNING); /* a fault is the caller's to handle */
+}
+
+/* PAE paging: 8-byte entries, a 4-entry PDPT at CR3 bits 31:5, 2 MiB
+ * pages whatever CR4.PSE says. PDPTE 0 and 2 are not present, 1 points at
+ * a directory whose entry 3 points at a page table (BUF writable at 5,
+ * read-only at 6, nothing at 7), 4 and 5 are writable 2 MiB pages (5's
+ * above 4 GiB), 6 a read-only one, 7 a read-only entry over the table;
+ * PDPTE 3's directory is empty. PDPTEs have no R/W bit (bit 1 is
+ * reserved): whether a write may go through is for the lower levels. */
+static int tables_pae(void)
+{
+	return load_u64(PDPT + 1 * 8, PD_PAE | PG_P) ||
+	       load_u64(PDPT + 3 * 8, PD_EMPTY | PG_P) ||
+	       load_u64(PD_PAE + 3 * 8, PT_PAE | PG_URW) ||
+	       load_u64(PD_PAE + 4 * 8, 0x00e00000 | PG_PS | PG_URW) ||
+	       load_u64(PD_PAE + 5 * 8, 0x100200000ull | PG_PS | PG_URW) ||
+	       load_u64(PD_PAE + 6 * 8, 0x00e00000 | PG_PS | PG_URO) ||
+	       load_u64(PD_PAE + 7 * 8, PT_PAE | PG_URO) ||
+	       load_u64(PT_PAE + 5 * 8, BUF | PG_URW) ||
+	       load_u64(PT_PAE + 6 * 8, BUF | PG_URO);
+}
+
+TEST(walk_pae_paging)
+{
+	static const struct walk_case cases[] = {
+		{ 0x40605123, false, false, 0, BUF + 0x123 },
+		/* Through a PDPTE without bit 1, under WP, from CPL 3. */
+		{ 0x40605123, true, true, 3, BUF + 0x123 },
+		{ 0x00005123, false, false, 0, FAULT },     /* PDPTE 0 not present */
+		{ 0x80005123, false, false, 0, FAULT },     /* PDPTE 2 not present */
+		{ 0xc0005123, false, false, 0, FAULT },     /* PDE not present */
+		{ 0x40005123, false, false, 0, FAULT },     /* PDE 0 not present */
+		{ 0x40607123, false, false, 0, FAULT },     /* PTE not present */
+		{ 0x140605123ull, false, false, 0, FAULT }, /* past 4 GiB */
+		{ 0x40606123, false, true, 3, BUF + 0x123 },
+		{ 0x40606123, true, true, 0, FAULT },
+		{ 0x40606123, true, false, 3, FAULT },
+		{ 0x40606123, true, false, 0, BUF + 0x123 },
+		{ 0x40e05123, true, true, 0, FAULT },       /* read-only PDE */
+		{ 0x40e05123, false, true, 3, BUF + 0x123 },
+		/* 2 MiB pages: 21 offset bits, physical addresses past 4 GiB. */
+		{ 0x40812345, true, true, 3, 0x00e12345 },
+		{ 0x40a54321, false, false, 0, 0x100254321ull },
+		{ 0x40c54321, false, true, 3, 0x00e54321 },
+		{ 0x40c54321, true, true, 0, FAULT },
+		{ 0x40c54321, true, false, 3, FAULT },
+		{ 0x40c54321, true, false, 0, 0x00e54321 },
+	};
+	struct hv_vcpu *v = guest_up(1);
+	CHECK(v);
+	CHECK(tables_pae() == 0);
+	legacy_paging(v, CR3_PAE, CR4_PAE);
+	CHECK(walks_ok(v, cases, ARRAY_SIZE(cases)));
+	legacy_paging(v, CR3_PAE, CR4_PAE | CR4_PSE);
+	CHECK(walks_ok(v, cases, ARRAY_SIZE(cases)));
+	CHECK_EQ(v->dom->state, DOM_RUNNING);
+}
+
+/* The string I/O emulation walks the guest's tables in either mode: OUTS
+ * to the console reads what the linear address maps, INS hands the host
+ * the translated address, a fault ends the domain. */
+TEST(walk_legacy_paging_string_io)
+{
+	static const u64 cr3[2] = { CR3_32, CR3_PAE }, cr4[2] = { CR4_PSE, CR4_PAE };
+	static const u64 gla[2] = { 0x40005010, 0x40605010 };
+	static const u64 unmapped[2] = { 0x40007010, 0x40607010 };
+	for (int pae = 0; pae < 2; pae++) {
+		struct hv_vcpu *v = guest_up(1);
+		CHECK(v);
+		CHECK((pae ? tables_pae() : tables_32()) == 0);
+		CHECK(load(BUF + 0x10, "hi", 2) == 0);
+		legacy_paging(v, cr3[pae], cr4[pae]);
+		v->gpr[RSI] = gla[pae];
+		v->gpr[RCX] = 2;
+		CHECK_EQ(string_exit(v, IOQ(1, 0, HV_DEBUG_PORT) | IOQ_REP, gla[pae],
+				     false, IOINFO_A32), UXT_FATE_RESUME);
+		CHECK_EQ(v->dom->con_len, 2);
+		CHECK(memcmp(v->dom->con, "hi", 2) == 0);
+		CHECK_EQ(v->gpr[RSI], gla[pae] + 2);
+		v->gpr[RDI] = gla[pae];
+		v->gpr[RCX] = 1;
+		CHECK_EQ(string_exit(v, IOQ(1, 1, 0x80), gla[pae], false, IOINFO_A32),
+			 UXT_FATE_IOREQ);
+		CHECK_EQ(v->io.req.data, BUF + 0x10);
+		CHECK_EQ(call(HC_IOREQ_COMPLETE, (u64)D, 0, 0, 0), 0);
+		CHECK_EQ(v->gpr[RDI], gla[pae] + 1);
+		v->gpr[RDI] = unmapped[pae];
+		CHECK_EQ(string_exit(v, IOQ(1, 1, 0x80), unmapped[pae], false, IOINFO_A32),
+			 UXT_FATE_CRASHED);
+		CHECK(crashed(v, CRASH_PAGE_WALK));
+	}
+}
+
 /* Exit reasons no handler takes: a VM-entry failure (bit 31), one past the
  * table, a reserved number. Each ends the domain, never the hypervisor. */
 TEST(exit_reason_unhandled)
