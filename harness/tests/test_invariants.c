@@ -384,3 +384,96 @@ TEST(invariant_shared_frame_isolation)
 	frame_unmap(zp);
 	CHECK_INVARIANTS();
 }
+
+/* A frame the core holds must be of a known type: one no domain reaches
+ * (the frame table) is caught by the pass over the held frames, one a
+ * domain maps by the walk that reaches it. */
+TEST(invariant_bad_frame_type)
+{
+	CHECK(setup() == 0);
+	char want[64];
+	struct hv_frame *f = frame_get(hv.frame_table_mfn);
+	CHECK_EQ(f->type, FT_HV);
+	snprintf(want, sizeof(want), "mfn %llx: bad frame type 7",
+		 (unsigned long long)hv.frame_table_mfn);
+	f->type = FT_LOG + 1;
+	CHECK(caught(want, NULL));
+	f->type = 0xff;
+	CHECK(caught("bad frame type 255", NULL));
+	f->type = FT_HV;
+	f = frame_get(small_mfn);
+	f->type = FT_LOG + 1;
+	CHECK(caught("is a bad-type frame", "expected a ram frame"));
+	f->type = FT_RAM;
+	CHECK_INVARIANTS();
+}
+
+/* A fork's dirty log (fork.c): its frames are log frames of its own,
+ * each reached once, taken in order. */
+TEST(invariant_dirty_log_frames)
+{
+	CHECK(setup() == 0);
+	s64 c1 = domain_fork(D, false), c2 = domain_fork(D, false);
+	CHECK(c1 > 0 && c2 > 0);
+	struct hv_domain *k = domain_get((u32)c1), *other = domain_get((u32)c2);
+	fork_log(k, 0x1);
+	fork_log(other, 0x1);
+	CHECK(k->log[0] != INVALID_MFN && other->log[0] != INVALID_MFN);
+	CHECK_EQ(frame_get(k->log[0])->type, FT_LOG);
+	CHECK_INVARIANTS();
+	u64 log0 = k->log[0];
+	char want[64];
+	snprintf(want, sizeof(want), "expected a log frame of d%u", k->id);
+	/* Not a log frame: the fork's own VMCS, a frame past the table. */
+	k->log[0] = k->vcpu[0].vmcs_mfn;
+	CHECK(caught("dirty log frame 0", "is a vmcs frame"));
+	k->log[0] = hv.first_mfn + hv.nr_frames;
+	CHECK(caught("dirty log frame 0", "outside the frame table"));
+	k->log[0] = log0;
+	/* Another fork's log frame, and its own twice. */
+	k->log[1] = other->log[0];
+	CHECK(caught("dirty log frame 1", want));
+	k->log[1] = log0;
+	CHECK(caught("log frame", "reached twice"));
+	/* One of its own after a gap that a real frame comes before. */
+	k->log[1] = INVALID_MFN;
+	k->log[2] = frame_alloc(0, k->id, FT_LOG);
+	CHECK(k->log[2] != INVALID_MFN);
+	CHECK(caught("dirty log frame 2", "after a missing one"));
+	frame_free(k->log[2]);
+	k->log[2] = INVALID_MFN;
+	CHECK_INVARIANTS();
+}
+
+/* A fork's parent must be a template that still exists: not a free slot
+ * (even one a stale flag calls a template), not past the table, not a
+ * plain domain. The parent's count of forks follows each move, so that
+ * only the parent itself is wrong. */
+TEST(invariant_parent_not_template)
+{
+	CHECK(setup() == 0);
+	s64 c = domain_fork(D, true), plain = domain_create(1, 16);
+	CHECK(c > 0 && plain > 0);
+	struct hv_domain *k = domain_get((u32)c), *p = domain_get((u32)plain);
+	struct hv_domain *gone = &hv.dom[HV_MAX_DOMAINS - 1];
+	CHECK_EQ(gone->state, DOM_FREE);
+	char want[64];
+	snprintf(want, sizeof(want), "d%u: parent d%u is not a template", k->id,
+		 HV_MAX_DOMAINS - 1);
+	D->children = 0;
+	k->parent = HV_MAX_DOMAINS - 1;
+	gone->is_template = true;
+	CHECK(caught(want, NULL));
+	gone->is_template = false;
+	k->parent = HV_MAX_DOMAINS;
+	snprintf(want, sizeof(want), "parent d%u is not a template", HV_MAX_DOMAINS);
+	CHECK(caught(want, NULL));
+	k->parent = p->id;
+	p->children = 1;
+	snprintf(want, sizeof(want), "parent d%u is not a template", p->id);
+	CHECK(caught(want, NULL));
+	p->children = 0;
+	k->parent = D->id;
+	D->children = 1;
+	CHECK_INVARIANTS();
+}
