@@ -141,6 +141,29 @@ TEST(domain_fault_injection_every_allocation)
 	CHECK(completed);
 }
 
+/* The CPU refusing a vCPU's VMCS (arch_vmcs_init() failing), at each vCPU
+ * in turn: the creation fails with the backend's error, the slot and every
+ * frame come back, and no freed VMCS is left current. */
+TEST(domain_create_vmcs_init_fails)
+{
+	CHECK(test_hv_up(4096) == 0);
+	u64 base = hv_frames_in_use();
+	for (u32 n = 1; n <= 3; n++) {
+		sim_fail_vmcs_init = n;
+		CHECK_EQ(call(HC_DOMAIN_CREATE, 3, 64, 0, 0), -HV_EINVAL);
+		CHECK_EQ(sim_fail_vmcs_init, 0); /* the Nth vCPU's failed */
+		CHECK_INVARIANTS();
+		CHECK_EQ(hv_frames_in_use(), base);
+		CHECK_EQ(hv.dom[1].state, DOM_FREE);
+		CHECK_EQ(sim_vmcs_set(VMCS_GUEST_RIP, 0), -1); /* none current */
+	}
+	/* A CPU that accepts them again: the slot is reused, whole. */
+	CHECK_EQ(call(HC_DOMAIN_CREATE, 3, 64, 0, 0), 1);
+	CHECK_EQ(hv_frames_in_use(), base + 4); /* 3 VMCSs and the EPT root */
+	CHECK_EQ(domain_get(1)->nr_vcpus, 3);
+	CHECK_INVARIANTS();
+}
+
 TEST(hv_start_refuses_bad_hosts)
 {
 	struct posix_host h;

@@ -1041,6 +1041,68 @@ TEST(fork_unmapped_memory_stays_gone)
 	CHECK_INVARIANTS();
 }
 
+/* ---- a CPU that refuses a VMCS ---- */
+
+/* A child's vCPU refused (each in turn): the fork fails with the
+ * backend's error and the parent is left as it was, every frame back. */
+TEST(fork_vmcs_init_fails)
+{
+	for (int lazy = 0; lazy < 2; lazy++) {
+		CHECK(test_hv_up(8192) == 0);
+		s64 p = make_parent(2);
+		CHECK(p > 0);
+		u64 used = hv_frames_in_use();
+		for (u32 n = 1; n <= 2; n++) {
+			sim_fail_vmcs_init = n;
+			CHECK_EQ(call(HC_FORK, (u64)p, (u64)lazy, 0, 0), -HV_EINVAL);
+			CHECK_EQ(sim_fail_vmcs_init, 0);
+			CHECK_INVARIANTS();
+			CHECK_EQ(hv_frames_in_use(), used);
+			CHECK(!dom(p)->is_template);
+			CHECK_EQ(dom(p)->children, 0);
+			CHECK_EQ(dom(p)->state, DOM_PAUSED);
+		}
+		s64 c = call(HC_FORK, (u64)p, (u64)lazy, 0, 0);
+		CHECK(c > 0);
+		CHECK(template_view(c, TAG_P));
+		CHECK(test_hv_down() == 0);
+	}
+}
+
+/* A vCPU refused at reset (each in turn), after the memory went back:
+ * the child cannot be entered, so it crashes; nothing leaks, and a second
+ * reset brings it back as the fork made it. */
+TEST(fork_reset_vmcs_init_fails)
+{
+	for (u32 n = 1; n <= 2; n++) {
+		CHECK(test_hv_up(8192) == 0);
+		s64 p = make_parent(2);
+		s64 c = call(HC_FORK, (u64)p, 0, 0, 0);
+		CHECK(c > 0);
+		u64 forked = hv_frames_in_use();
+		CHECK_EQ(call(HC_DOMAIN_UNPAUSE, (u64)c, 0, 0, 0), 0);
+		CHECK(guest_store(c, 5, 0xc));
+		CHECK_EQ(set_state(c, 1, VMCS_GUEST_RIP, 0xdead), 0);
+		sim_fail_vmcs_init = n;
+		CHECK_EQ(call(HC_RESET, (u64)c, 0, 0, 0), -HV_EINVAL);
+		CHECK_EQ(sim_fail_vmcs_init, 0);
+		CHECK_EQ(dom(c)->state, DOM_CRASHED);
+		CHECK_EQ(dom(c)->crash_reason, CRASH_ENTRY_FAILURE);
+		CHECK(!hv_vcpu_runnable(hv_vcpu_get(hv_domain_get((u32)c), 0)));
+		CHECK_INVARIANTS();
+		CHECK_EQ(hv_frames_in_use(), forked); /* the copy and the log went */
+		CHECK(page_is(c, 5, TAG_P));
+		CHECK_EQ(call(HC_RESET, (u64)c, 0, 0, 0), 0);
+		CHECK_EQ(dom(c)->state, DOM_PAUSED);
+		CHECK_EQ(dom(c)->crash_reason, CRASH_NONE);
+		bool ok;
+		check_vcpus_copied(c, p, 2, &ok);
+		CHECK(ok);
+		CHECK_INVARIANTS();
+		CHECK(test_hv_down() == 0);
+	}
+}
+
 /* ---- failed allocations ---- */
 
 /* Fork with each allocation failing in turn: an error changes nothing. */

@@ -19,6 +19,7 @@ void sim_reset(void)
 	sim_inputs_reset();
 	model_tsc = 0;
 	sim_effects = (struct sim_effects){ 0 };
+	sim_fail_vmcs_init = 0;
 }
 
 void sim_inputs_reset(void)

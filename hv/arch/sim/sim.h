@@ -12,7 +12,8 @@ u64 sim_vmcs_get(u32 enc);
 /* Host CPUID results and TSC reads for the next exit; when none is queued
  * the backend answers from a fixed, deterministic CPU model. */
 void sim_inputs_reset(void);
-void sim_reset(void); /* all of the above, the model TSC and sim_effects */
+void sim_reset(void); /* all of the above, the model TSC, sim_effects and
+		       * sim_fail_vmcs_init */
 int sim_feed_cpuid(u32 leaf, u32 subleaf, const u32 regs[4]);
 int sim_feed_tsc(u64 tsc);
 /* The deterministic CPU model, for generators that want to record it. */
@@ -22,5 +23,9 @@ struct sim_effects {
 	u64 invept, invvpid, wbinvd, xcr0;
 };
 extern struct sim_effects sim_effects;
+/* A CPU that refuses a VMCS (VMCLEAR or VMPTRLD failing): the Nth call of
+ * arch_vmcs_init() from now fails (1: the next one); 0: none. Counts down
+ * to 0 as calls are made, so a test sees whether its failure happened. */
+extern u32 sim_fail_vmcs_init;
 
 #endif

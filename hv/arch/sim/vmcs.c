@@ -10,6 +10,7 @@ _Static_assert(VMCS_NR_FIELDS * 8 <= PAGE_SIZE, "VMCS fields fit a frame");
 static u64 *current_vmcs;
 
 struct sim_effects sim_effects;
+u32 sim_fail_vmcs_init;
 
 static u64 width_mask(u32 enc)
 {
@@ -22,6 +23,10 @@ int arch_vmcs_init(struct hv_vcpu *v, void *va, u64 vmcs_mfn)
 	(void)v;
 	(void)vmcs_mfn;
 	hv_memset(va, 0, PAGE_SIZE);
+	/* As on hardware, the region is written before VMCLEAR or VMPTRLD
+	 * refuses it: a vCPU reset that fails has lost its old VMCS. */
+	if (sim_fail_vmcs_init && --sim_fail_vmcs_init == 0)
+		return -HV_EINVAL;
 	return 0;
 }
 
