@@ -50,8 +50,9 @@ static int load_u64(u64 gpa, u64 val)
 }
 
 /* A running domain with nr vCPUs, RAM at gfns 0-15 identity-mapped by
- * 4-level page tables (one 2 MiB page), an MMIO page at MMIO_GFN, in the
- * reset state: 64-bit mode. Returns its last vCPU, its VMCS current. */
+ * 4-level page tables (one 2 MiB user page, so that a test at CPL 3 meets
+ * only the faults it sets up), an MMIO page at MMIO_GFN, in the reset
+ * state: 64-bit mode. Returns its last vCPU, its VMCS current. */
 static struct hv_vcpu *guest_up(u32 nr)
 {
 	test_hv_down(); /* a test may start over after a crash */
@@ -60,9 +61,9 @@ static struct hv_vcpu *guest_up(u32 nr)
 	D = call(HC_DOMAIN_CREATE, nr, 64, 0, 0);
 	if (D <= 0 || call(HC_POPULATE, (u64)D, 0, RAM_FRAMES, 0) ||
 	    call(HC_MMIO_MAP, (u64)D, MMIO_GFN, 1, 0) ||
-	    load_u64(PT_BASE, (PT_BASE + 0x1000) | 3) ||
-	    load_u64(PT_BASE + 0x1000, (PT_BASE + 0x2000) | 3) ||
-	    load_u64(PT_BASE + 0x2000, 0x83) ||
+	    load_u64(PT_BASE, (PT_BASE + 0x1000) | 7) ||
+	    load_u64(PT_BASE + 0x1000, (PT_BASE + 0x2000) | 7) ||
+	    load_u64(PT_BASE + 0x2000, 0x87) ||
 	    call(HC_DOMAIN_UNPAUSE, (u64)D, 0, 0, 0))
 		return NULL;
 	struct hv_vcpu *v = hv_vcpu_get(hv_domain_get((u32)D), nr - 1);
@@ -723,7 +724,7 @@ TEST(exit_io_ins_honours_read_only_pages)
 	for (int level = 0; level < 3; level++) {
 		/* read-only: the 2 MiB page (PDE), the PDPTE, the PML4E */
 		const u64 at[3] = { PT_BASE + 0x2000, PT_BASE + 0x1000, PT_BASE };
-		const u64 ro[3] = { 0x81, (PT_BASE + 0x2000) | 1, (PT_BASE + 0x1000) | 1 };
+		const u64 ro[3] = { 0x85, (PT_BASE + 0x2000) | 5, (PT_BASE + 0x1000) | 5 };
 		struct hv_vcpu *v = guest_up(1);
 		CHECK(v);
 		CHECK_EQ(load_u64(at[level], ro[level]), 0);
@@ -746,6 +747,38 @@ TEST(exit_io_ins_honours_read_only_pages)
 		v->gpr[RSI] = BUF;
 		v->gpr[RCX] = 1;
 		CHECK_EQ(string_exit(v, IOQ(1, 0, 0x80), BUF, false, IOINFO_A64), UXT_FATE_IOREQ);
+	}
+	CHECK_INVARIANTS();
+}
+
+/* A supervisor-only entry at any level keeps user code (CPL 3) out, for
+ * reads as for writes, WP or not: INS must not write kernel memory for
+ * it, nor OUTS read it. The kernel goes through. */
+TEST(exit_io_string_user_mode_needs_user_pages)
+{
+	const u64 at[3] = { PT_BASE + 0x2000, PT_BASE + 0x1000, PT_BASE };
+	const u64 sup[3] = { 0x83, (PT_BASE + 0x2000) | 3, (PT_BASE + 0x1000) | 3 };
+	for (int level = 0; level < 3; level++) {
+		struct hv_vcpu *v = guest_up(1);
+		CHECK(v);
+		CHECK_EQ(load_u64(at[level], sup[level]), 0);
+		CHECK_EQ(ins_at(v, 0, 3), UXT_FATE_CRASHED);
+		CHECK(crashed(v, CRASH_PAGE_WALK));
+		v = guest_up(1);
+		CHECK(v);
+		CHECK_EQ(load_u64(at[level], sup[level]), 0);
+		arch_vmcs_load(v);
+		sim_vmcs_set(VMCS_GUEST_SS_AR, sim_vmcs_get(VMCS_GUEST_SS_AR) | 3 << 5);
+		v->gpr[RSI] = BUF;
+		v->gpr[RCX] = 1;
+		CHECK_EQ(string_exit(v, IOQ(1, 0, 0x80), BUF, false, IOINFO_A64),
+			 UXT_FATE_CRASHED);
+		CHECK(crashed(v, CRASH_PAGE_WALK));
+		v = guest_up(1);
+		CHECK(v);
+		CHECK_EQ(load_u64(at[level], sup[level]), 0);
+		CHECK_EQ(ins_at(v, 1ull << 16, 0), UXT_FATE_IOREQ);
+		CHECK_EQ(v->io.req.data, BUF);
 	}
 	CHECK_INVARIANTS();
 }
@@ -852,10 +885,12 @@ static bool walks_ok(struct hv_vcpu *v, const struct walk_case *c, unsigned n)
 
 /* 32-bit paging: 4-byte entries, 10 index bits per level. Directory entry
  * 0x100 points at a page table with BUF writable at index 5, read-only at
- * 6, nothing at 7; 0x101 is not present; 0x102 has PS set over a table
- * at 0 that maps BUF at 5 too (a 4 MiB page at 0 with CR4.PSE, the table
- * without); 0x103 is a read-only entry over the table; 0x200 and 0x201
- * are 4 MiB pages, writable and read-only. */
+ * 6, nothing at 7, supervisor-only at 8; 0x101 is not present; 0x102 has
+ * PS set over a table at 0 that maps BUF at 5 too (a 4 MiB page at 0
+ * with CR4.PSE, the table without); 0x103 and 0x104 are read-only and
+ * supervisor-only entries over the table; 0x200, 0x201 and 0x202 are
+ * 4 MiB pages: writable, read-only, supervisor-only. Everything else is
+ * user and writable. */
 static int tables_32(void)
 {
 	return load_u32(DIR32 + 0x100 * 4, PT32 | PG_URW) ||
@@ -863,9 +898,12 @@ static int tables_32(void)
 	       load_u32(DIR32 + 0x103 * 4, PT32 | PG_URO) ||
 	       load_u32(DIR32 + 0x200 * 4, 0x00c00000 | PG_PS | PG_URW) ||
 	       load_u32(DIR32 + 0x201 * 4, 0x01000000 | PG_PS | PG_URO) ||
+	       load_u32(DIR32 + 0x104 * 4, PT32 | PG_P | PG_W) ||
+	       load_u32(DIR32 + 0x202 * 4, 0x01400000 | PG_PS | PG_P | PG_W) ||
 	       load_u32(PT32_LOW + 5 * 4, BUF | PG_URW) ||
 	       load_u32(PT32 + 5 * 4, BUF | PG_URW) ||
-	       load_u32(PT32 + 6 * 4, BUF | PG_URO);
+	       load_u32(PT32 + 6 * 4, BUF | PG_URO) ||
+	       load_u32(PT32 + 8 * 4, BUF | PG_P | PG_W);
 }
 
 TEST(walk_32bit_paging)
@@ -892,6 +930,14 @@ TEST(walk_32bit_paging)
 		{ 0x8043a5a5, true, false, 3, FAULT },
 		{ 0x8043a5a5, true, false, 0, 0x0103a5a5 },
 		{ 0x40805123, false, false, 0, 0x00005123 }, /* PS: 4 MiB at 0 */
+		/* Supervisor-only at either level, or a 4 MiB page: not for
+		 * user code, read or write; the kernel goes through. */
+		{ 0x40008123, false, false, 3, FAULT },
+		{ 0x41005123, false, false, 3, FAULT },
+		{ 0x80812345, false, false, 3, FAULT },
+		{ 0x40008123, true, true, 0, BUF + 0x123 },
+		{ 0x41005123, true, true, 0, BUF + 0x123 },
+		{ 0x80812345, true, true, 0, 0x01412345 },
 	};
 	/* Without CR4.PSE the PS bit means nothing: every PDE points at a
 	 * page table (0x200's at 12 MiB, outside the guest's RAM). */
@@ -913,10 +959,12 @@ TEST(walk_32bit_paging)
 /* PAE paging: 8-byte entries, a 4-entry PDPT at CR3 bits 31:5, 2 MiB
  * pages whatever CR4.PSE says. PDPTE 0 and 2 are not present, 1 points at
  * a directory whose entry 3 points at a page table (BUF writable at 5,
- * read-only at 6, nothing at 7), 4 and 5 are writable 2 MiB pages (5's
- * above 4 GiB), 6 a read-only one, 7 a read-only entry over the table;
- * PDPTE 3's directory is empty. PDPTEs have no R/W bit (bit 1 is
- * reserved): whether a write may go through is for the lower levels. */
+ * read-only at 6, nothing at 7, supervisor-only at 8), 4 and 5 are
+ * writable 2 MiB pages (5's above 4 GiB), 6 a read-only one, 7 and 8
+ * read-only and supervisor-only entries over the table, 9 a
+ * supervisor-only 2 MiB page; PDPTE 3's directory is empty. PDPTEs have
+ * no R/W or U/S bit (bits 1 and 2 are reserved): what a write or user
+ * code may do is for the lower levels. */
 static int tables_pae(void)
 {
 	return load_u64(PDPT + 1 * 8, PD_PAE | PG_P) ||
@@ -926,15 +974,18 @@ static int tables_pae(void)
 	       load_u64(PD_PAE + 5 * 8, 0x100200000ull | PG_PS | PG_URW) ||
 	       load_u64(PD_PAE + 6 * 8, 0x00e00000 | PG_PS | PG_URO) ||
 	       load_u64(PD_PAE + 7 * 8, PT_PAE | PG_URO) ||
+	       load_u64(PD_PAE + 8 * 8, PT_PAE | PG_P | PG_W) ||
+	       load_u64(PD_PAE + 9 * 8, 0x01200000 | PG_PS | PG_P | PG_W) ||
 	       load_u64(PT_PAE + 5 * 8, BUF | PG_URW) ||
-	       load_u64(PT_PAE + 6 * 8, BUF | PG_URO);
+	       load_u64(PT_PAE + 6 * 8, BUF | PG_URO) ||
+	       load_u64(PT_PAE + 8 * 8, BUF | PG_P | PG_W);
 }
 
 TEST(walk_pae_paging)
 {
 	static const struct walk_case cases[] = {
 		{ 0x40605123, false, false, 0, BUF + 0x123 },
-		/* Through a PDPTE without bit 1, under WP, from CPL 3. */
+		/* Through a PDPTE without bits 1 and 2, under WP, from CPL 3. */
 		{ 0x40605123, true, true, 3, BUF + 0x123 },
 		{ 0x00005123, false, false, 0, FAULT },     /* PDPTE 0 not present */
 		{ 0x80005123, false, false, 0, FAULT },     /* PDPTE 2 not present */
@@ -955,6 +1006,13 @@ TEST(walk_pae_paging)
 		{ 0x40c54321, true, true, 0, FAULT },
 		{ 0x40c54321, true, false, 3, FAULT },
 		{ 0x40c54321, true, false, 0, 0x00e54321 },
+		/* Supervisor-only PTE, PDE, 2 MiB page. */
+		{ 0x40608123, false, false, 3, FAULT },
+		{ 0x41005123, false, false, 3, FAULT },
+		{ 0x41254321, false, false, 3, FAULT },
+		{ 0x40608123, true, true, 0, BUF + 0x123 },
+		{ 0x41005123, true, true, 0, BUF + 0x123 },
+		{ 0x41254321, true, true, 0, 0x01254321 },
 	};
 	struct hv_vcpu *v = guest_up(1);
 	CHECK(v);

@@ -131,6 +131,7 @@ int guest_update(struct hv_domain *d, u64 gpa, const void *buf, u32 len)
 
 #define PTE_P BIT(0)
 #define PTE_W BIT(1)
+#define PTE_U BIT(2)
 #define PTE_PS BIT(7)
 
 /* Paging-structure shapes (SDM 4.3-4.5). */
@@ -167,11 +168,14 @@ int guest_linear_to_phys(struct hv_vcpu *v, u64 gla, bool write, u64 *gpa)
 	unsigned shift = PAGE_SHIFT + m->idx_bits * (m->levels - 1);
 	if (m == &mode_pae)
 		shift = 30; /* the PDPT has 4 entries indexed by bits 31:30 */
-	/* A write faults if any entry on the way is read-only (PAE's PDPTEs
-	 * have no R/W bit): for user code (CPL 3) always, for the kernel only
-	 * with CR0.WP (SDM vol. 3A, 4.6.1). A large page's entry is its last. */
-	bool ro_faults = write && ((cr0 & CR0_WP) || ((vmr(VMCS_GUEST_SS_AR) >> 5) & 3) == 3);
-	bool writable = true;
+	/* A write faults if any entry on the way is read-only: for user code
+	 * (CPL 3) always, for the kernel only with CR0.WP. User code faults
+	 * on any access if any entry is supervisor-only (SDM vol. 3A, 4.6.1);
+	 * the emulation must not read or write kernel memory for it. PAE's
+	 * PDPTEs have neither bit. A large page's entry is its last. */
+	bool user = ((vmr(VMCS_GUEST_SS_AR) >> 5) & 3) == 3;
+	bool ro_faults = write && ((cr0 & CR0_WP) || user);
+	bool writable = true, user_ok = true;
 	for (unsigned level = m->levels; level >= 1; level--) {
 		u64 idx = (gla >> shift) & ((1ull << m->idx_bits) - 1);
 		u64 pte = 0;
@@ -182,13 +186,15 @@ int guest_linear_to_phys(struct hv_vcpu *v, u64 gla, bool write, u64 *gpa)
 			return -HV_EFAULT;
 		if (!(pte & PTE_P))
 			return -HV_EFAULT;
-		if (!(m == &mode_pae && level == 3))
+		if (!(m == &mode_pae && level == 3)) {
 			writable = writable && (pte & PTE_W);
+			user_ok = user_ok && (pte & PTE_U);
+		}
 		bool large = level > 1 && (pte & PTE_PS) &&
 			     (level == 2 || m == &mode_long) &&
 			     (m != &mode_32 || (cr4 & CR4_PSE));
 		if (large || level == 1) {
-			if (ro_faults && !writable)
+			if ((ro_faults && !writable) || (user && !user_ok))
 				return -HV_EFAULT;
 			u64 page_mask = (1ull << shift) - 1;
 			u64 base = pte & m->addr_mask & ~page_mask;
