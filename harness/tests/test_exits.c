@@ -889,8 +889,9 @@ static bool walks_ok(struct hv_vcpu *v, const struct walk_case *c, unsigned n)
  * PS set over a table at 0 that maps BUF at 5 too (a 4 MiB page at 0
  * with CR4.PSE, the table without); 0x103 and 0x104 are read-only and
  * supervisor-only entries over the table; 0x200, 0x201 and 0x202 are
- * 4 MiB pages: writable, read-only, supervisor-only. Everything else is
- * user and writable. */
+ * 4 MiB pages: writable, read-only, supervisor-only; 0x203 one above
+ * 4 GiB (PSE-36, which the guest's CPUID reports: PDE bits 20:13 are
+ * address bits 39:32). Everything else is user and writable. */
 static int tables_32(void)
 {
 	return load_u32(DIR32 + 0x100 * 4, PT32 | PG_URW) ||
@@ -900,6 +901,7 @@ static int tables_32(void)
 	       load_u32(DIR32 + 0x201 * 4, 0x01000000 | PG_PS | PG_URO) ||
 	       load_u32(DIR32 + 0x104 * 4, PT32 | PG_P | PG_W) ||
 	       load_u32(DIR32 + 0x202 * 4, 0x01400000 | PG_PS | PG_P | PG_W) ||
+	       load_u32(DIR32 + 0x203 * 4, 0x00c00000 | 3u << 13 | PG_PS | PG_URW) ||
 	       load_u32(PT32_LOW + 5 * 4, BUF | PG_URW) ||
 	       load_u32(PT32 + 5 * 4, BUF | PG_URW) ||
 	       load_u32(PT32 + 6 * 4, BUF | PG_URO) ||
@@ -930,6 +932,7 @@ TEST(walk_32bit_paging)
 		{ 0x8043a5a5, true, false, 3, FAULT },
 		{ 0x8043a5a5, true, false, 0, 0x0103a5a5 },
 		{ 0x40805123, false, false, 0, 0x00005123 }, /* PS: 4 MiB at 0 */
+		{ 0x80c12345, false, false, 0, 0x300c12345ull }, /* PSE-36 */
 		/* Supervisor-only at either level, or a 4 MiB page: not for
 		 * user code, read or write; the kernel goes through. */
 		{ 0x40008123, false, false, 3, FAULT },

@@ -198,8 +198,8 @@ int guest_linear_to_phys(struct hv_vcpu *v, u64 gla, bool write, u64 *gpa)
 				return -HV_EFAULT;
 			u64 page_mask = (1ull << shift) - 1;
 			u64 base = pte & m->addr_mask & ~page_mask;
-			if (m == &mode_32 && large)
-				base = pte & 0xffc00000ull;
+			if (m == &mode_32 && large) /* PSE-36: bits 20:13 are 39:32 */
+				base = (pte & 0xffc00000ull) | ((pte >> 13) & 0xff) << 32;
 			*gpa = base | (gla & page_mask);
 			return 0;
 		}
