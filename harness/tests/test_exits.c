@@ -1024,6 +1024,9 @@ TEST(walk_pae_paging)
 	CHECK(walks_ok(v, cases, ARRAY_SIZE(cases)));
 	legacy_paging(v, CR3_PAE, CR4_PAE | CR4_PSE);
 	CHECK(walks_ok(v, cases, ARRAY_SIZE(cases)));
+	/* CR4.LA57 means 5-level paging only in IA-32e mode: PAE ignores it. */
+	legacy_paging(v, CR3_PAE, CR4_PAE | CR4_LA57);
+	CHECK(walks_ok(v, cases, ARRAY_SIZE(cases)));
 	CHECK_EQ(v->dom->state, DOM_RUNNING);
 }
 

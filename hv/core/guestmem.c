@@ -159,8 +159,10 @@ int guest_linear_to_phys(struct hv_vcpu *v, u64 gla, bool write, u64 *gpa)
 	u64 cr4 = vmr(VMCS_GUEST_CR4), efer = vmr(VMCS_GUEST_IA32_EFER);
 	const struct walk_mode *m = !(cr4 & CR4_PAE) ? &mode_32
 				    : (efer & EFER_LMA) ? &mode_long : &mode_pae;
-	if (cr4 & CR4_LA57)
-		return -HV_EFAULT; /* 5-level paging is not supported */
+	/* 5-level paging is not supported. LA57 selects it only in IA-32e
+	 * mode; 32-bit and PAE paging ignore the bit (SDM vol. 3A, 4.1.1). */
+	if (m == &mode_long && (cr4 & CR4_LA57))
+		return -HV_EFAULT;
 	if (m == &mode_long ? !canonical(gla) : gla >> 32)
 		return -HV_EFAULT;
 	u64 cr3 = vmr(VMCS_GUEST_CR3);
