@@ -130,6 +130,12 @@ struct uxt_writer {
 	u64 nr_events;
 	bool failed;
 	bool closed;      /* by uxt_writer_close(): failed, and why */
+	/* Set by a caller whose trace the strict reader reads at once (the
+	 * fuzz targets: the replay engine): events are not checked with the
+	 * reader's rules here as well, only their sizes. An event the rules
+	 * refuse then ends the replay where it stands, as a writer's refusal
+	 * would have ended the trace there. */
+	bool unchecked;
 	char err[UXT_ERR_LEN];
 };
 

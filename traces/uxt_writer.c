@@ -110,7 +110,8 @@ int uxt_writer_mem(struct uxt_writer *w, u8 *buf, size_t cap, u32 hflags,
 	return write_header(w, hflags, mem_frames);
 }
 
-/* The whole event, checked with the reader's rules; n is its total size. */
+/* The whole event, checked with the reader's rules; n is its total size.
+ * The size checks always run: they keep a memory writer inside its buffer. */
 static int check_event(struct uxt_writer *w, struct uxt_event *ev,
 		       const void *prefix, u32 prefix_len, u32 items_len, u64 n)
 {
@@ -119,6 +120,12 @@ static int check_event(struct uxt_writer *w, struct uxt_event *ev,
 		return uxt_errf(w->err, off, "event body length %llu exceeds limit %u",
 				(unsigned long long)(n - UXT_EVENT_HDR_SIZE),
 				UXT_MAX_EVENT_BODY);
+	if (!w->f && n > w->cap - w->len)
+		return uxt_errf(w->err, off,
+				"memory buffer full: a %llu-byte event does not fit in %zu bytes left",
+				(unsigned long long)n, w->cap - (size_t)w->len);
+	if (w->unchecked)
+		return 0;
 	long got = uxt_decode_prefix(ev, prefix, prefix_len, off, w->err);
 	if (got < 0)
 		return -1;
@@ -128,10 +135,6 @@ static int check_event(struct uxt_writer *w, struct uxt_event *ev,
 				prefix_len, got);
 	if (ev->kind == UXT_EV_MARK && items_len)
 		return uxt_errf(w->err, off, "MARK events carry no items");
-	if (!w->f && n > w->cap - w->len)
-		return uxt_errf(w->err, off,
-				"memory buffer full: a %llu-byte event does not fit in %zu bytes left",
-				(unsigned long long)n, w->cap - (size_t)w->len);
 	return 0;
 }
 
@@ -159,8 +162,8 @@ int uxt_write_event(struct uxt_writer *w, u8 kind, u8 flags, u16 arg,
 		return w->closed ? uxt_errf(w->err, w->len, "trace writer is closed") : -1;
 	if (check_event(w, &ev, prefix, prefix_len, items_len,
 			UXT_EVENT_HDR_SIZE + body) ||
-	    check_items(w, items, items_len,
-			w->len + UXT_EVENT_HDR_SIZE + prefix_len)) {
+	    (!w->unchecked && check_items(w, items, items_len,
+					  w->len + UXT_EVENT_HDR_SIZE + prefix_len))) {
 		w->failed = true;
 		return -1;
 	}

@@ -372,6 +372,40 @@ TEST(trace_writer_bad_sizes)
 	CHECK(strstr(w.err, "offset 32: event body length 1048580 exceeds limit 1048576"));
 }
 
+/* An unchecked writer leaves the rules to the reader, but never its
+ * sizes: a body over the limit, or an event past the buffer, still fails
+ * with nothing written. */
+TEST(trace_writer_unchecked)
+{
+	struct buf t, it;
+	struct uxt_writer w;
+	char err[UXT_ERR_LEN];
+	CHECK(uxt_writer_mem(&w, t.b, sizeof(t.b), 0, 0) == 0);
+	w.unchecked = true;
+	it.n = 0;
+	item_u64(&it, UXT_IT_REG_OUT, UXT_GPR_RAX, 1);
+	item_u64(&it, UXT_IT_REG_IN, UXT_GPR_RAX, 1);
+	CHECK(uxt_write_mark(&w, "before") == 0);
+	CHECK(uxt_write_exit(&w, 0, EXIT_HLT, 1, 0, it.b, it.n) == 0);
+	CHECK(uxt_writer_close(&w) == 0);
+	t.n = (u32)w.len;
+	CHECK_EQ(read_all(t.b, t.n, false, err), -1);
+	CHECK(strstr(err, "input item tag 0x02 after an output item"));
+
+	CHECK(uxt_writer_mem(&w, t.b, sizeof(t.b), 0, 0) == 0);
+	w.unchecked = true;
+	CHECK(uxt_write_exit(&w, 0, 0, 0, 0, t.b, UXT_MAX_EVENT_BODY) == -1);
+	CHECK(strstr(w.err, "exceeds limit"));
+
+	u8 small[UXT_HEADER_SIZE + 10];
+	CHECK(uxt_writer_mem(&w, small, sizeof(small), 0, 0) == 0);
+	w.unchecked = true;
+	CHECK(uxt_write_mark(&w, "ab") == 0);
+	CHECK(uxt_write_mark(&w, "ab") == -1);
+	CHECK(strstr(w.err, "memory buffer full"));
+	CHECK_EQ(w.len, UXT_HEADER_SIZE + 10);
+}
+
 /* uxt_writer_create() owns its file: close must leave a complete trace. */
 TEST(trace_writer_create)
 {
