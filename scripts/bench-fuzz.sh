@@ -23,18 +23,13 @@ export AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AF
 # 2-core VM this was written on that made every rate about three times
 # lower and far noisier (the empty target between 2.2k and 23k execs/s
 # unbound, 27k to 30k bound). Where no core is free (other fuzzers bound
-# already), it runs unbound, and the table says so.
-afl_run() { # target binary, seeds, dict
-	rm -rf "$tmp/afl"
-	timeout $((S + 60)) afl-fuzz -i "$2" -o "$tmp/afl" -m none -t 1000+ -V "$S" ${3:+-x "$3"} -- "$1" \
-		>"$tmp/afl.log" 2>&1 || true
-}
+# already), AFL_TRY_AFFINITY has it run unbound, and the row says so.
 afl_rate() { # target binary, seeds, dict (run in $(...): the mark is a file)
-	if [ ! -f "$tmp/unbound" ]; then
-		afl_run "$@"
-		! grep -q 'No more free CPU cores' "$tmp/afl.log" || : >"$tmp/unbound"
-	fi
-	[ ! -f "$tmp/unbound" ] || { export AFL_NO_AFFINITY=1; afl_run "$@"; }
+	rm -rf "$tmp/afl"
+	AFL_TRY_AFFINITY=1 timeout $((S + 60)) afl-fuzz -i "$2" -o "$tmp/afl" -m none -t 1000+ -V "$S" \
+		${3:+-x "$3"} -- "$1" >"$tmp/afl.log" 2>&1 || true
+	grep -q 'try binding to #' "$tmp/afl.log" && ! grep -q 'Uh-oh, looks like all' "$tmp/afl.log" ||
+		: >"$tmp/unbound"
 	sed -n 's/^execs_per_sec *: *\([0-9]*\).*/\1/p' "$tmp/afl/default/fuzzer_stats" 2>/dev/null || echo 0
 }
 # The empty target: the same AFL++ driver around a function that does nothing.
@@ -50,7 +45,7 @@ mkdir -p "$tmp/eseed" && echo x >"$tmp/eseed/x"
 empty_rate() { afl_rate "$tmp/empty" "$tmp/eseed" ""; }
 max() { awk 'BEGIN { m = 0; for (i = 1; i < ARGC; i++) if (ARGV[i] + 0 > m) m = ARGV[i] + 0; printf "%.0f", m }' "$@"; }
 echo "== fuzzing throughput, ${S}s per target and engine (execs/s; ASan + UBSan; invariants after every event)"
-echo "  (libFuzzer: the faster of two runs; AFL++, bound to a free core: the faster of two runs,"
+echo "  (libFuzzer: the faster of two runs; AFL++, bound to a free core where one is: the faster of two runs,"
 echo "   against the faster of two empty-target runs, one before each)"
 echo "  (the fuzzers' working folders in $(df --output=fstype "$tmp" 2>/dev/null | tail -1) at $(dirname "$tmp"))"
 printf "  %-11s %10s %10s %10s %14s\n" target libFuzzer AFL++ "(empty)" "AFL++ / empty"
@@ -62,6 +57,7 @@ lf_rate() { # target
 row() { # name, target
 	# As for AFL++, the faster of two: a busy machine only slows a run.
 	lf=$(max "$(lf_rate "$2")" "$(lf_rate "$2")")
+	rm -f "$tmp/unbound"
 	e1=$(empty_rate)
 	a1=$(afl_rate build/fuzz/afl/$2 build/fuzz/seeds/$2 build/fuzz/seeds/$2.dict)
 	e2=$(empty_rate)
@@ -70,7 +66,7 @@ row() { # name, target
 	empty=$(max "$e1" "$e2")
 	printf "  %-11s %10s %10s %10s %13s%%%s\n" "$1" "${lf:-0}" "$afl" "$empty" \
 		"$(awk -v a="$afl" -v e="$empty" 'BEGIN { printf "%.0f", e ? 100 * a / e : 0 }')" \
-		"$( [ ! -f "$tmp/unbound" ] || echo "  (AFL++ unbound: no free core)")"
+		"$( [ ! -f "$tmp/unbound" ] || echo "  (AFL++ unbound in some of these runs: no free core)")"
 }
 for t in $(sh scripts/fuzz-targets.sh); do
 	row "$t" "$t"

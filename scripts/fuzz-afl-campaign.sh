@@ -12,8 +12,13 @@
 # (what make fuzz's libFuzzer runs and make coverage start from). Exit 1 if
 # an instance failed (its log is shown), 2 on bad arguments.
 # FUZZ_WORK=DIR puts the sync, input, findings and corpus folders under DIR
-# instead of build/fuzz (the tests' campaigns leave a user's alone).
+# (relative to the current folder) instead of build/fuzz (the tests'
+# campaigns leave a user's alone).
 set -eu
+case ${FUZZ_WORK:-} in
+"" | /*) ;;
+*) FUZZ_WORK=$PWD/$FUZZ_WORK ;;
+esac
 cd "$(dirname "$0")/.."
 . scripts/numarg.sh
 usage() {
@@ -56,43 +61,18 @@ run=$(date +%Y%m%d-%H%M%S) # in the names of its findings: a resumed AFL++ numbe
 # every input, and on the 2-core VM this was written on that made a
 # persistent-mode run three times slower (exits: 4.7k execs/s unbound,
 # 14.5k bound). Where no core is free (more JOBS than cores, or other
-# fuzzers bound already), AFL++ refuses to start; that instance runs
-# unbound instead.
-launch() { # role name [unbound]
-	if [ -n "${3:-}" ]; then
-		AFL_NO_AFFINITY=1 afl-fuzz -i "$in" -o "$sync" "$1" "$2" -m none -t 1000+ -V "$secs" \
-			-x "$seeds.dict" -- "$bin" >"$sync/$2.log" 2>&1 &
-	else
-		afl-fuzz -i "$in" -o "$sync" "$1" "$2" -m none -t 1000+ -V "$secs" \
-			-x "$seeds.dict" -- "$bin" >"$sync/$2.log" 2>&1 &
-	fi
-	pid=$!
-}
-# Whether an instance just started has bound a core or is still starting
-# after 30 s (0: left to run), or has ended for want of a free core (1).
-# One that ended for another reason is reported with the others at the end.
-bound() { # pid log
-	for _ in $(seq 1 300); do
-		grep -q 'try binding to #' "$2" 2>/dev/null && return 0
-		kill -0 "$1" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$1" 2>/dev/null && return 0
-	grep -q 'No more free CPU cores' "$2" 2>/dev/null || return 0
-	wait "$1" || true
-	return 1
-}
-pids="" names="" unbound=""
+# fuzzers bound already), AFL_TRY_AFFINITY has it run unbound rather than
+# refuse to start; the end of the run says which did. A bound start takes
+# the sync folder's lock, which an instance killed as it started leaves
+# behind, and which would make every later start wait for good.
+rm -f "$sync/.affinity_lock"
+pids="" names=""
 for i in $(seq 1 "$jobs"); do
 	role=-S name=s$i
 	[ "$i" -eq 1 ] && role=-M name=main
-	launch $role $name $unbound
-	if [ -z "$unbound" ] && ! bound "$pid" "$sync/$name.log"; then
-		echo "fuzz-afl-campaign: no free core for $name and those after it: they run unbound" >&2
-		unbound=1
-		launch $role $name $unbound
-	fi
-	pids="$pids $pid" names="$names $name"
+	AFL_TRY_AFFINITY=1 afl-fuzz -i "$in" -o "$sync" $role "$name" -m none -t 1000+ -V "$secs" \
+		-x "$seeds.dict" -- "$bin" >"$sync/$name.log" 2>&1 &
+	pids="$pids $!" names="$names $name"
 done
 # An instance's execs/s, but "-" for its first seconds, where AFL++ gives
 # noise ("inf", millions a second).
@@ -119,11 +99,17 @@ set -- $names
 for p in $pids; do
 	name=$1
 	shift
-	wait "$p" && continue
+	log=$sync/$name.log
+	if wait "$p"; then
+		# Said after the run: AFL++ writes its log in 8 KiB blocks.
+		if grep -q 'Uh-oh, looks like all' "$log" || ! grep -q 'try binding to #' "$log"; then
+			echo "fuzz-afl-campaign: $name ran unbound: no free core" >&2
+		fi
+		continue
+	fi
 	failed=1
 	# AFL++ colours its messages: without them, its reason (the PROGRAM
 	# ABORT line, what the target printed) and the end of the log.
-	log=$sync/$name.log
 	echo "fuzz-afl-campaign: $name failed; from $log:" >&2
 	esc=$(printf '\033')
 	sed -e "s/$esc\[[0-9;?]*[A-Za-z]//g" -e "s/$esc[()][A-Za-z0-9]//g" "$log" | grep -v '^ *$' >"$sync/$name.plain" || true
