@@ -64,13 +64,14 @@ FZ_PLAIN := hv/core/lib.c hv/core/image.c fuzz/mem_libc.c hv/core/invariants.c h
 	replay/engine.c replay/kept.c \
 	fuzz/fuzz.c traces/uxt_writer.c traces/uxt_reader.c hv/host/posix/host_posix.c
 FZ_PLAIN_lf := -fno-sanitize=fuzzer-no-link
-# AFL++ instruments whatever afl-clang-fast compiles: these are compiled by
-# clang itself, with the same flags. Instrumented, the checker's and the
+# AFL++ instruments whatever afl-clang-fast compiles: AFL_NOOPT=1 makes it
+# the plain clang it wraps (the same LLVM, the same flags) for these.
+# Instrumented, the checker's and the
 # reader's loops filled a third of the map (2,363 of the exits target's
 # 6,570 edges), and their hit counts, which follow the size of the state
 # rather than new behaviour, made queue entries of inputs that found
 # nothing new.
-FZ_PLAIN_CC_afl := clang
+FZ_PLAIN_ENV_afl := AFL_NOOPT=1
 # Code walked entry by entry on every invariant check (the p2m walk, VMCS
 # and frame-table scans), and the loops over whole tables and pages (fork
 # and share of a p2m, the merge scanner's hash and compare): coverage
@@ -101,7 +102,7 @@ define fz_build
 $(FZ)/$(1)/obj/%.o: %.c mk/fuzz.mk
 	@mkdir -p $$(dir $$@)
 	@$$(if $$(Q),echo "  CC [fuzz-$(1)] $$<")
-	$$(Q)AFL_QUIET=1 $$(or $$(if $$(filter $$(FZ_PLAIN),$$<),$$(FZ_PLAIN_CC_$(1))),$$(FZ_CC_$(1))) \
+	$$(Q)AFL_QUIET=1 $$(if $$(filter $$(FZ_PLAIN),$$<),$$(FZ_PLAIN_ENV_$(1))) $$(FZ_CC_$(1)) \
 		-std=gnu11 $$(FZ_OPT_$(1)) $$(WARN) $$(FZ_INC) -MMD -MP \
 		$$(if $$(filter hv/%,$$<),-ffreestanding) $$(FZ_DRV_$(1)) \
 		$$(if $$(filter $$(FZ_PLAIN),$$<),$$(FZ_PLAIN_$(1))) \
