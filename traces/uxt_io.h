@@ -116,9 +116,10 @@ int uxt_errf(char err[UXT_ERR_LEN], u64 off, const char *fmt, ...)
 
 /* A writer to a FILE* or to a caller's memory buffer. Every event is
  * checked with the reader's rules before it is written, so a writer never
- * produces a trace the strict reader rejects. Any failure (I/O error, full
- * buffer, invalid event) is sticky: later calls fail too, err[] keeps the
- * first message, and uxt_writer_close() returns -1. */
+ * produces a trace the strict reader rejects (but see unchecked below).
+ * Any failure (I/O error, full buffer, invalid event) is sticky: later
+ * calls fail too, err[] keeps the first message, and uxt_writer_close()
+ * returns -1. */
 struct uxt_writer {
 	FILE *f;          /* NULL: writing to mem */
 	bool own_f;       /* opened by uxt_writer_create(): closed at close */
@@ -134,7 +135,9 @@ struct uxt_writer {
 	 * fuzz targets: the replay engine): events are not checked with the
 	 * reader's rules here as well, only their sizes. An event the rules
 	 * refuse then ends the replay where it stands, as a writer's refusal
-	 * would have ended the trace there. */
+	 * would have ended the trace there. The caller must pass prefixes and
+	 * items as long as it says they are: nothing checks that a prefix is
+	 * its kind's length before it is copied. */
 	bool unchecked;
 	char err[UXT_ERR_LEN];
 };

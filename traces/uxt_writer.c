@@ -1,7 +1,9 @@
 /* The trace writer (see uxt_io.h, FORMAT.md). Events are checked with the
  * reader's own rules before they are written, so what the generator and the
  * recorder produce is exactly what the strict reader accepts, and a bad
- * event is reported where it is made rather than at replay time. */
+ * event is reported where it is made rather than at replay time. (A writer
+ * marked unchecked, whose trace the strict reader replays at once, leaves
+ * that to the reader: only the sizes are checked.) */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -120,21 +122,21 @@ static int check_event(struct uxt_writer *w, struct uxt_event *ev,
 		return uxt_errf(w->err, off, "event body length %llu exceeds limit %u",
 				(unsigned long long)(n - UXT_EVENT_HDR_SIZE),
 				UXT_MAX_EVENT_BODY);
+	if (!w->unchecked) {
+		long got = uxt_decode_prefix(ev, prefix, prefix_len, off, w->err);
+		if (got < 0)
+			return -1;
+		if ((u64)got != prefix_len)
+			return uxt_errf(w->err, off + UXT_EVENT_HDR_SIZE,
+					"%u-byte prefix given, the event's prefix is %ld bytes",
+					prefix_len, got);
+		if (ev->kind == UXT_EV_MARK && items_len)
+			return uxt_errf(w->err, off, "MARK events carry no items");
+	}
 	if (!w->f && n > w->cap - w->len)
 		return uxt_errf(w->err, off,
 				"memory buffer full: a %llu-byte event does not fit in %zu bytes left",
 				(unsigned long long)n, w->cap - (size_t)w->len);
-	if (w->unchecked)
-		return 0;
-	long got = uxt_decode_prefix(ev, prefix, prefix_len, off, w->err);
-	if (got < 0)
-		return -1;
-	if ((u64)got != prefix_len)
-		return uxt_errf(w->err, off + UXT_EVENT_HDR_SIZE,
-				"%u-byte prefix given, the event's prefix is %ld bytes",
-				prefix_len, got);
-	if (ev->kind == UXT_EV_MARK && items_len)
-		return uxt_errf(w->err, off, "MARK events carry no items");
 	return 0;
 }
 
@@ -239,6 +241,8 @@ static int finish_file(struct uxt_writer *w)
 
 int uxt_writer_close(struct uxt_writer *w)
 {
+	if (w->closed)
+		return uxt_errf(w->err, w->len, "trace writer is closed");
 	if (!w->failed && w->seekable)
 		patch_count(w);
 	if (!w->failed && w->f)

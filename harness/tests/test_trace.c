@@ -471,6 +471,11 @@ TEST(trace_writer_closed)
 	CHECK(uxt_writer_close(&w) == 0);
 	CHECK(uxt_write_mark(&w, "late") == -1);
 	CHECK(strstr(w.err, "closed"));
+	/* Closing again fails, and says why. */
+	CHECK(uxt_writer_mem(&w, t.b, sizeof(t.b), 0, 0) == 0);
+	CHECK(uxt_writer_close(&w) == 0);
+	CHECK(uxt_writer_close(&w) == -1);
+	CHECK(strstr(w.err, "trace writer is closed"));
 }
 
 /* ---- File header errors ------------------------------------------------- */
