@@ -58,9 +58,9 @@ touch "$sync/.started"
 run=$(date +%Y%m%d-%H%M%S) # in the names of its findings: a resumed AFL++ numbers them from 0 again
 # Each instance is bound to a core of its own where one is free (AFL++'s
 # default): an unbound instance and its target meet on different cores at
-# every input, and on the 2-core VM this was written on that made a
-# persistent-mode run three times slower (exits: 4.7k execs/s unbound,
-# 14.5k bound). Where no core is free (more JOBS than cores, or other
+# every input, and on the 2-core VM this was written on that made a lone
+# persistent-mode instance three times slower (exits: 4.7k execs/s unbound,
+# 14.5k bound; with one instance per core, 4%). Where no core is free (more JOBS than cores, or other
 # fuzzers bound already), AFL_TRY_AFFINITY has it run unbound rather than
 # refuse to start; the end of the run says which did. A bound start takes
 # the sync folder's lock, which an instance killed as it started leaves
