@@ -18,6 +18,7 @@ make -s fuzz-seeds $(for t in $(sh scripts/fuzz-targets.sh); do echo build/fuzz/
 if [ -d /dev/shm ] && [ -w /dev/shm ]; then tmp=$(mktemp -d -p /dev/shm); else tmp=$(mktemp -d); fi
 trap 'rm -rf "$tmp"' EXIT INT TERM
 export AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_QUIET=1
+. scripts/aflbound.sh
 # AFL++ binds itself to a free core, as it does in a campaign: unbound, the
 # fuzzer and its target meet on different cores at every input, and on the
 # 2-core VM this was written on that made every rate about three times
@@ -28,8 +29,7 @@ afl_rate() { # target binary, seeds, dict (run in $(...): the mark is a file)
 	rm -rf "$tmp/afl"
 	AFL_TRY_AFFINITY=1 timeout $((S + 60)) afl-fuzz -i "$2" -o "$tmp/afl" -m none -t 1000+ -V "$S" \
 		${3:+-x "$3"} -- "$1" >"$tmp/afl.log" 2>&1 || true
-	grep -q 'try binding to #' "$tmp/afl.log" && ! grep -q 'Uh-oh, looks like all' "$tmp/afl.log" ||
-		: >"$tmp/unbound"
+	afl_bound "$tmp/afl.log" || : >"$tmp/unbound"
 	sed -n 's/^execs_per_sec *: *\([0-9]*\).*/\1/p' "$tmp/afl/default/fuzzer_stats" 2>/dev/null || echo 0
 }
 # The empty target: the same AFL++ driver around a function that does nothing.

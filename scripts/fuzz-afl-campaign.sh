@@ -21,6 +21,7 @@ case ${FUZZ_WORK:-} in
 esac
 cd "$(dirname "$0")/.."
 . scripts/numarg.sh
+. scripts/aflbound.sh
 usage() {
 	echo "fuzz-afl-campaign: $*" >&2
 	echo "usage: scripts/fuzz-afl-campaign.sh $(sh scripts/fuzz-targets.sh | paste -sd'|') SECONDS [JOBS]" >&2
@@ -102,9 +103,7 @@ for p in $pids; do
 	log=$sync/$name.log
 	if wait "$p"; then
 		# Said after the run: AFL++ writes its log in 8 KiB blocks.
-		if grep -q 'Uh-oh, looks like all' "$log" || ! grep -q 'try binding to #' "$log"; then
-			echo "fuzz-afl-campaign: $name ran unbound: no free core" >&2
-		fi
+		afl_bound "$log" || echo "fuzz-afl-campaign: $name ran unbound: no free core" >&2
 		continue
 	fi
 	failed=1
