@@ -508,6 +508,46 @@ TEST(exit_cr_clts_lmsw)
 	CHECK(crashed(v, CRASH_BAD_CR_ACCESS));
 }
 
+/* A crash is an INFO message: kept where the host asks for INFO, and
+ * neither formatted nor passed on where it keeps only warnings (the
+ * posix host says so through log_wanted). */
+static size_t crash_log(int level, char *text, size_t cap)
+{
+	struct hv_vcpu *v = guest_up(1);
+	FILE *log = tmpfile();
+	if (!v || !log)
+		return (size_t)-1;
+	test_host.log = log;
+	test_host.log_level = level;
+	arch_vmcs_load(v);
+	sim_vmcs_set(VMCS_GUEST_PHYSICAL_ADDRESS, 1ull << 40); /* nothing there */
+	exit_with(v, EXIT_EPT_VIOLATION, 0);
+	bool ok = crashed(v, CRASH_UNOWNED_MEMORY);
+	test_host.log = NULL;
+	rewind(log);
+	size_t n = fread(text, 1, cap - 1, log);
+	text[n] = 0;
+	fclose(log);
+	return ok ? n : (size_t)-1;
+}
+
+TEST(log_only_what_the_host_keeps)
+{
+	char text[512];
+	CHECK(posix_host_ops.log_wanted);
+	test_host.log = NULL;
+	CHECK(!posix_host_ops.log_wanted(&test_host, HV_LOG_ERR));
+	size_t n = crash_log(HV_LOG_INFO, text, sizeof(text));
+	CHECK(n != (size_t)-1 && n > 0);
+	CHECK(strstr(text, "crashed"));
+	CHECK_EQ(crash_log(HV_LOG_WARN, text, sizeof(text)), 0);
+	test_host.log = stderr;
+	test_host.log_level = HV_LOG_WARN;
+	CHECK(posix_host_ops.log_wanted(&test_host, HV_LOG_WARN));
+	CHECK(!posix_host_ops.log_wanted(&test_host, HV_LOG_INFO));
+	test_host.log = NULL;
+}
+
 /* ---- port I/O ---- */
 
 TEST(exit_io_console_out_in)

@@ -16,11 +16,12 @@ void hv_log(enum hv_log_level lvl, const char *fmt, ...)
 {
 	char buf[256];
 	va_list ap;
+	if (!hv.ops || (hv.ops->log_wanted && !hv.ops->log_wanted(hv.ctx, lvl)))
+		return;
 	va_start(ap, fmt);
 	int n = hv_vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	if (hv.ops)
-		hv.ops->log(hv.ctx, lvl, buf,
+	hv.ops->log(hv.ctx, lvl, buf,
 			    (u32)(n < (int)sizeof(buf) ? n : (int)sizeof(buf) - 1));
 }
 

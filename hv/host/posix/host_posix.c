@@ -151,11 +151,17 @@ static void px_unmap_frame(void *ctx, void *va)
 	(void)va;
 }
 
+static bool px_log_wanted(void *ctx, enum hv_log_level lvl)
+{
+	const struct posix_host *h = ctx;
+	return h->log && (int)lvl <= h->log_level;
+}
+
 static void px_log(void *ctx, enum hv_log_level lvl, const char *msg, u32 len)
 {
 	struct posix_host *h = ctx;
 	static const char *const names[] = { "error", "warning", "info", "debug" };
-	if (!h->log || (int)lvl > h->log_level)
+	if (!px_log_wanted(ctx, lvl))
 		return;
 	fprintf(h->log, "hv %s: %.*s\n", names[lvl], (int)len, msg);
 }
@@ -203,6 +209,7 @@ const struct hv_host_ops posix_host_ops = {
 	.map_frame = px_map_frame,
 	.unmap_frame = px_unmap_frame,
 	.log = px_log,
+	.log_wanted = px_log_wanted,
 	.counter_ns = px_counter_ns,
 	.kick_cpu = px_kick_cpu,
 	.this_cpu = px_this_cpu,
