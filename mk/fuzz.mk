@@ -79,8 +79,19 @@ FZ_PLAIN_ENV_afl := AFL_NOOPT=1
 # every entry or word (512 calls to hash one page). Likewise the console's
 # loop over each byte written, and vCPU creation and reset, which write
 # some 50 VMCS fields, each write testing whether it is being recorded.
+# The same for the bookkeeping every host call and exit goes through: the
+# host-call dispatcher and its argument checks, domains, forks and their
+# dirty log, the vCPU accessors (hv.c), the recording of VMCS writes.
+# Their comparisons are loop bounds, states and small ranges, which
+# mutation finds without help: 80% of the comparisons an exits input
+# made were theirs (of 1,855 per input; 5% were the exit handlers'), and
+# not tracing them took 11-15% off the target's CPU time (fixed-seed
+# libFuzzer runs of 60,000 inputs of up to 16 events, 4-5 of each).
+# The exit handlers and the decoder, where an input's bytes meet MSR
+# numbers, CPUID leaves, ports and VMCS encodings, keep it.
 FZ_NOCMP := hv/core/p2m.c hv/core/frame.c hv/arch/sim/vmcs.c hv/core/p2m_share.c hv/core/merge.c \
-	hv/core/console.c hv/core/vcpu.c
+	hv/core/console.c hv/core/vcpu.c hv/core/hypercall.c hv/core/domain.c hv/core/fork.c \
+	hv/core/hv.c hv/core/record.c
 FZ_NOCMP_lf := -fno-sanitize-coverage=trace-cmp
 
 # The oracle itself, the invariant checker (with the p2m walk it and the
