@@ -281,7 +281,12 @@ TEST(invariant_frame_owners)
 	/* The fast check trusts that frames not held are free... */
 	f->owner = D->id;
 	CHECK_EQ(hv_check_invariants_fast(msg, sizeof(msg)), 0);
+	/* ... which the free sweep, the rest of a full check, does not. */
+	msg[0] = 0;
+	CHECK_EQ(hv_check_free_frames(msg, sizeof(msg)), -1);
+	CHECK(strstr(msg, "free frame of owner"));
 	f->owner = OWNER_NONE;
+	CHECK_EQ(hv_check_free_frames(msg, sizeof(msg)), 0);
 	/* ... and that those held are not. */
 	f = frame_get(hv.frame_table_mfn);
 	f->type = FT_FREE;

@@ -374,5 +374,6 @@ s64 hypercall(struct hv_domain *caller, bool from_guest, u32 nr,
 
 /* invariants.c */
 int check_invariants(char *msg, u32 msglen, bool full);
+int check_free_frames(char *msg, u32 msglen);
 
 #endif

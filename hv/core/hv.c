@@ -87,3 +87,8 @@ int hv_check_invariants_fast(char *msg, u32 msglen)
 {
 	return check_invariants(msg, msglen, false);
 }
+
+int hv_check_free_frames(char *msg, u32 msglen)
+{
+	return check_free_frames(msg, msglen);
+}

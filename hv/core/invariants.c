@@ -337,3 +337,9 @@ int check_invariants(char *msg, u32 msglen, bool full)
 		rc = audit_free(&a);
 	return rc;
 }
+
+int check_free_frames(char *msg, u32 msglen)
+{
+	struct audit a = { .msg = msg, .msglen = msglen };
+	return hv.started ? audit_free(&a) : 0;
+}
