@@ -45,18 +45,42 @@ mkdir -p "$tmp/eseed" && echo x >"$tmp/eseed/x"
 empty_rate() { afl_rate "$tmp/empty" "$tmp/eseed" ""; }
 max() { awk 'BEGIN { m = 0; for (i = 1; i < ARGC; i++) if (ARGV[i] + 0 > m) m = ARGV[i] + 0; printf "%.0f", m }' "$@"; }
 echo "== fuzzing throughput, ${S}s per target and engine (execs/s; ASan + UBSan; invariants after every event)"
-echo "  (libFuzzer: the faster of two runs; AFL++, bound to a free core where one is: the faster of two runs,"
-echo "   against the faster of two empty-target runs, one before each)"
+echo "  (libFuzzer: the faster of two runs, per second and per CPU second it was given; AFL++, bound to a"
+echo "   free core where one is: the faster of two runs, against the faster of two empty-target runs,"
+echo "   one before each; steal: the share of this machine's CPU time its host took during the row)"
 echo "  (the fuzzers' working folders in $(df --output=fstype "$tmp" 2>/dev/null | tail -1) at $(dirname "$tmp"))"
-printf "  %-11s %10s %10s %10s %14s\n" target libFuzzer AFL++ "(empty)" "AFL++ / empty"
-lf_rate() { # target
+printf "  %-11s %10s %10s %10s %10s %14s %6s\n" target libFuzzer "(per CPU s)" AFL++ "(empty)" "AFL++ / empty" steal
+# A virtual machine's host may take CPU time from it (steal, in /proc/stat):
+# on the VM this was written on, 3-21% from one second to the next, which
+# moved the exits target's libFuzzer rate between 37k and 62k execs/s in
+# the same hour. So each row says how much was taken during it, and
+# libFuzzer's rate is also given per second of CPU time the process got
+# (user + system, from the shell's `times`), which the host's share does
+# not move.
+cpu_stat() { awk '/^cpu / { print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
+lf_rate() { # target: prints "execs/s execs-per-CPU-s"
 	rm -rf "$tmp/c" && mkdir -p "$tmp/c" && cp build/fuzz/seeds/$1/* "$tmp/c/"
-	build/fuzz/lf/$1 -max_total_time="$S" -max_len=4096 -timeout=10 -print_final_stats=1 \
-		-dict=build/fuzz/seeds/$1.dict "$tmp/c" 2>&1 | sed -n 's/^stat::average_exec_per_sec: *//p'
+	(build/fuzz/lf/$1 -max_total_time="$S" -max_len=4096 -timeout=10 -print_final_stats=1 \
+		-dict=build/fuzz/seeds/$1.dict "$tmp/c" >"$tmp/lf.log" 2>&1; times >"$tmp/times") || true
+	# times: the shell's own line, then its children's ("0m1.500000s 0m0.250000s")
+	awk -v times="$tmp/times" '
+		/^stat::number_of_executed_units:/ { n = $2 }
+		/^stat::average_exec_per_sec:/ { r = $2 }
+		END {
+			if ((getline line < times) > 0 && (getline line < times) > 0) {
+				split(line, t, " "); split(t[1], u, "m"); split(t[2], s, "m")
+				cpu = 60 * u[1] + u[2] + 60 * s[1] + s[2]
+			}
+			printf "%d %.0f\n", r, (cpu > 0 ? n / cpu : 0)
+		}' "$tmp/lf.log"
 }
 row() { # name, target
+	st0=$(cpu_stat)
 	# As for AFL++, the faster of two: a busy machine only slows a run.
-	lf=$(max "$(lf_rate "$2")" "$(lf_rate "$2")")
+	l1=$(lf_rate "$2")
+	l2=$(lf_rate "$2")
+	lf=$(max "${l1% *}" "${l2% *}")
+	lfcpu=$(max "${l1#* }" "${l2#* }")
 	rm -f "$tmp/unbound"
 	e1=$(empty_rate)
 	a1=$(afl_rate build/fuzz/afl/$2 build/fuzz/seeds/$2 build/fuzz/seeds/$2.dict)
@@ -64,8 +88,10 @@ row() { # name, target
 	a2=$(afl_rate build/fuzz/afl/$2 build/fuzz/seeds/$2 build/fuzz/seeds/$2.dict)
 	afl=$(max "$a1" "$a2")
 	empty=$(max "$e1" "$e2")
-	printf "  %-11s %10s %10s %10s %13s%%%s\n" "$1" "${lf:-0}" "$afl" "$empty" \
-		"$(awk -v a="$afl" -v e="$empty" 'BEGIN { printf "%.0f", e ? 100 * a / e : 0 }')" \
+	steal=$(printf '%s\n%s\n' "$st0" "$(cpu_stat)" | awk 'NR == 1 { s = $1; t = $2 }
+		NR == 2 { printf "%.0f", ($2 > t ? 100 * ($1 - s) / ($2 - t) : 0) }')
+	printf "  %-11s %10s %10s %10s %10s %13s%% %5s%%%s\n" "$1" "${lf:-0}" "${lfcpu:-0}" "$afl" "$empty" \
+		"$(awk -v a="$afl" -v e="$empty" 'BEGIN { printf "%.0f", e ? 100 * a / e : 0 }')" "$steal" \
 		"$( [ ! -f "$tmp/unbound" ] || echo "  (AFL++ unbound in some of these runs: no free core)")"
 }
 for t in $(sh scripts/fuzz-targets.sh); do
