@@ -128,27 +128,44 @@ struct uxt_ioreq {
 	u64 data; /* value (out), or buffer gpa for string ops */
 };
 
-/* Little-endian accessors (x86 is little-endian; these keep the intent
- * explicit and avoid unaligned-access UB). */
-static inline u16 uxt_get16(const u8 *p) { return (u16)(p[0] | p[1] << 8); }
+/* Little-endian accessors. One load or store each (__builtin_memcpy of a
+ * constant size compiles to a single move, with no alignment to assume):
+ * byte by byte, the sanitized builds checked and shifted each byte, and
+ * the compiler left the helpers out of line, a call per field. The byte
+ * swap folds away on a little-endian host (every x86 one). */
+#define UXT_BE (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__)
+static inline u16 uxt_get16(const u8 *p)
+{
+	u16 v;
+	__builtin_memcpy(&v, p, sizeof(v));
+	return UXT_BE ? __builtin_bswap16(v) : v;
+}
 static inline u32 uxt_get32(const u8 *p)
 {
-	return (u32)p[0] | (u32)p[1] << 8 | (u32)p[2] << 16 | (u32)p[3] << 24;
+	u32 v;
+	__builtin_memcpy(&v, p, sizeof(v));
+	return UXT_BE ? __builtin_bswap32(v) : v;
 }
 static inline u64 uxt_get64(const u8 *p)
 {
-	return (u64)uxt_get32(p) | (u64)uxt_get32(p + 4) << 32;
+	u64 v;
+	__builtin_memcpy(&v, p, sizeof(v));
+	return UXT_BE ? __builtin_bswap64(v) : v;
 }
-static inline void uxt_put16(u8 *p, u16 v) { p[0] = (u8)v; p[1] = (u8)(v >> 8); }
+static inline void uxt_put16(u8 *p, u16 v)
+{
+	v = UXT_BE ? __builtin_bswap16(v) : v;
+	__builtin_memcpy(p, &v, sizeof(v));
+}
 static inline void uxt_put32(u8 *p, u32 v)
 {
-	uxt_put16(p, (u16)v);
-	uxt_put16(p + 2, (u16)(v >> 16));
+	v = UXT_BE ? __builtin_bswap32(v) : v;
+	__builtin_memcpy(p, &v, sizeof(v));
 }
 static inline void uxt_put64(u8 *p, u64 v)
 {
-	uxt_put32(p, (u32)v);
-	uxt_put32(p + 4, (u32)(v >> 32));
+	v = UXT_BE ? __builtin_bswap64(v) : v;
+	__builtin_memcpy(p, &v, sizeof(v));
 }
 
 #endif
