@@ -287,7 +287,28 @@ TEST(invariant_frame_owners)
 	CHECK(strstr(msg, "free frame of owner"));
 	f->owner = OWNER_NONE;
 	CHECK_EQ(hv_check_free_frames(msg, sizeof(msg)), 0);
-	/* ... and that those held are not. */
+	/* The sweep takes the free frames run by run after the held ones of
+	 * a group of 64: a bad entry is caught where a run starts after a
+	 * held frame, and at the end of that group. */
+	u64 first = 0;
+	for (u64 i = 0; i + 1 < hv.nr_frames && !first; i++)
+		if ((i + 1) % 64 && (hv.held[i / 64] >> (i % 64) & 1) &&
+		    !(hv.held[(i + 1) / 64] >> ((i + 1) % 64) & 1))
+			first = i + 1;
+	u64 group_end = first | 63;
+	CHECK(first && group_end < hv.nr_frames &&
+	      !(hv.held[group_end / 64] >> (group_end % 64) & 1));
+	const u64 edge[] = { first, group_end };
+	for (unsigned e = 0; e < ARRAY_SIZE(edge); e++) {
+		f = &hv.frames[edge[e]];
+		f->refs = 1;
+		msg[0] = 0;
+		CHECK_EQ(hv_check_free_frames(msg, sizeof(msg)), -1);
+		CHECK(strstr(msg, "with 1 refs"));
+		f->refs = 0;
+	}
+	CHECK_EQ(hv_check_free_frames(msg, sizeof(msg)), 0);
+	/* A frame held but marked free is caught. */
 	f = frame_get(hv.frame_table_mfn);
 	f->type = FT_FREE;
 	CHECK(caught("free frame marked held", NULL));
