@@ -19,6 +19,8 @@ struct replay {
 	jmp_buf panic;
 	bool checked;    /* the checker passed at generation checked_gen */
 	bool checked_full; /* ... the full one (free frames swept too) */
+	bool checked_here; /* a check ran and passed in this call (a resumed
+			    * kept core is taken as checked without one) */
 	u64 checked_gen;
 	u8 out[OUT_CAP];
 };
