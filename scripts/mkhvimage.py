@@ -9,6 +9,7 @@ import sys
 
 HDR = struct.Struct("<8sIIQQQII16x")
 MAGIC = b"uXenHVI\0"
+VERSION = 2  # HV_IMAGE_VERSION in hv_image.h, LONG() in image.ld: the boot tests fail if they differ
 
 
 def fnv1a(data):
@@ -34,7 +35,7 @@ def main():
     if len(raw) < HDR.size:
         return fail("%s: %d bytes, shorter than the %d-byte header" % (sys.argv[1], len(raw), HDR.size))
     magic, ver, hsize, fsize, msize, entry, _, _ = HDR.unpack_from(raw)
-    if magic != MAGIC or hsize != HDR.size or ver != 1:
+    if magic != MAGIC or hsize != HDR.size or ver != VERSION:
         return fail("%s: bad header" % sys.argv[1])
     if len(raw) > fsize or not fsize <= msize or entry >= fsize or fsize > 1 << 30:
         return fail("%s: %d bytes, header says file %d, mem %d, entry %d"

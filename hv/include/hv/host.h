@@ -21,11 +21,6 @@ struct hv_host_ops {
 	void *(*map_frame)(void *ctx, u64 mfn);
 	void (*unmap_frame)(void *ctx, void *va);
 	void (*log)(void *ctx, enum hv_log_level lvl, const char *msg, u32 len);
-	/* Optional (NULL: every level): does the host keep messages of this
-	 * level? If not, the core does not format them. A guest can make the
-	 * core log at will (each crash it causes is a message): formatting
-	 * what is then dropped was 8% of a fuzz input that crashed its guest. */
-	bool (*log_wanted)(void *ctx, enum hv_log_level lvl);
 	u64 (*counter_ns)(void *ctx); /* monotonic; never used for decisions */
 	void (*kick_cpu)(void *ctx, u32 cpu);
 	u32 (*this_cpu)(void *ctx);
@@ -34,6 +29,13 @@ struct hv_host_ops {
 	/* The hypervisor itself is broken (an assertion or an invariant).
 	 * Must not return. */
 	void (*panic)(void *ctx, const char *msg) __attribute__((noreturn));
+	/* Optional (NULL: every level): does the host keep messages of this
+	 * level? If not, the core does not format them. A guest can make the
+	 * core log at will (each crash it causes is a message): formatting
+	 * what is then dropped was 8% of a fuzz input that crashed its guest.
+	 * Last in the table: the bare-metal kernel hands this table to the
+	 * VMX image, so a member added in the middle would move the others. */
+	bool (*log_wanted)(void *ctx, enum hv_log_level lvl);
 };
 
 #endif
