@@ -45,6 +45,9 @@ FZ_OPT_plain := -O2 -gdwarf-4
 FZ_LD_plain :=
 FZ_DRV_plain :=
 FZ_BUILDS := lf afl repro cov plain
+# ASan's defaults for fuzzing (fuzz/asan_options.c): the two fuzzing builds.
+FZ_EXTRA_lf := $(FZ)/lf/obj/fuzz/asan_options.o
+FZ_EXTRA_afl := $(FZ)/afl/obj/fuzz/asan_options.o
 
 FZ_LIBS_decode := -lcapstone
 
@@ -135,7 +138,7 @@ $(FZ)/$(1)/obj/trace-reader.o: traces/uxt_reader.c mk/fuzz.mk
 	$$(Q)AFL_QUIET=1 $$(FZ_CC_$(1)) -std=gnu11 $$(FZ_OPT_$(1)) $$(WARN) $$(FZ_INC) $$(FZ_DRV_$(1)) -c $$< -o $$@
 $(FZ)/$(1)/libfz.a: $$(FZ_LIB_SRCS:%.c=$(FZ)/$(1)/obj/%.o)
 	$$(Q)rm -f $$@ && ar rcs $$@ $$^
-$(FZ)/$(1)/%: $(FZ)/$(1)/obj/fuzz/fuzz_%.o $$(if $$(filter lf,$(1)),,$(FZ)/$(1)/obj/fuzz/driver.o) $(FZ)/$(1)/libfz.a $(FZ)/$(1)/obj/trace-reader.o
+$(FZ)/$(1)/%: $(FZ)/$(1)/obj/fuzz/fuzz_%.o $$(if $$(filter lf,$(1)),,$(FZ)/$(1)/obj/fuzz/driver.o) $(FZ_EXTRA_$(1)) $(FZ)/$(1)/libfz.a $(FZ)/$(1)/obj/trace-reader.o
 	@$$(if $$(Q),echo "  LD [fuzz-$(1)] $$@")
 	$$(Q)AFL_QUIET=1 $$(FZ_CC_$(1)) $$(FZ_LD_$(1)) -o $$@ $$(filter-out %/trace-reader.o %.a,$$(filter %.o,$$^)) \
 		$$(if $$(filter trace,$$*),$(FZ)/$(1)/obj/trace-reader.o) $$(filter %.a,$$^) $$(FZ_LIBS_$$*) -lm
