@@ -113,11 +113,11 @@ FZ_NOCMP_lf := -fno-sanitize-coverage=trace-cmp
 # with ASan, and so does the reproducer. Both sets also take their
 # memcpy, memset and memcmp from libc past ASan's interceptors
 # (fuzz/unchecked_mem.h).
-FZ_ORACLE := hv/core/invariants.c hv/core/p2m_walk.c hv/core/image.c \
+FZ_NOASAN := hv/core/invariants.c hv/core/p2m_walk.c hv/core/image.c \
 	replay/engine.c replay/kept.c fuzz/fuzz.c traces/uxt_writer.c traces/uxt_reader.c \
 	hv/host/posix/host_posix.c
-FZ_ORACLE_lf := -fno-sanitize=address -include fuzz/unchecked_mem.h
-FZ_ORACLE_afl := -fno-sanitize=address -include fuzz/unchecked_mem.h
+FZ_NOASAN_lf := -fno-sanitize=address -include fuzz/unchecked_mem.h
+FZ_NOASAN_afl := -fno-sanitize=address -include fuzz/unchecked_mem.h
 
 # $(1): build name. Objects under build/fuzz/$(1)/obj, one archive, one
 # binary per target (+ the driver for builds other than libFuzzer).
@@ -131,7 +131,7 @@ $(FZ)/$(1)/obj/%.o: %.c mk/fuzz.mk
 		$$(if $$(filter hv/%,$$<),-ffreestanding) $$(FZ_DRV_$(1)) \
 		$$(if $$(filter $$(FZ_PLAIN),$$<),$$(FZ_PLAIN_$(1))) \
 		$$(if $$(filter $$(FZ_NOCMP),$$<),$$(FZ_NOCMP_$(1))) \
-		$$(if $$(filter $$(FZ_ORACLE),$$<),$$(FZ_ORACLE_$(1))) -c $$< -o $$@
+		$$(if $$(filter $$(FZ_NOASAN),$$<),$$(FZ_NOASAN_$(1))) -c $$< -o $$@
 # The trace target's reader, instrumented (the archive's is plain).
 $(FZ)/$(1)/obj/trace-reader.o: traces/uxt_reader.c mk/fuzz.mk
 	@mkdir -p $$(dir $$@)
