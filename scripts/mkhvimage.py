@@ -9,7 +9,7 @@ import sys
 
 HDR = struct.Struct("<8sIIQQQII16x")
 MAGIC = b"uXenHVI\0"
-VERSION = 2  # HV_IMAGE_VERSION in hv_image.h, LONG() in image.ld: the boot tests fail if they differ
+VERSION = 3  # HV_IMAGE_VERSION in hv_image.h, LONG() in image.ld: the boot tests fail if they differ
 
 
 def fnv1a(data):

@@ -88,6 +88,61 @@ TEST(domain_memory_is_scrubbed_between_owners)
 	}
 }
 
+/* A host without a direct map (direct_map NULL, or one that says no):
+ * every frame the core touches goes through map_frame and back through
+ * unmap_frame, one unmap per map. With one (the posix host's), the core
+ * calls neither after the frame table. Either way, a guest sees the same
+ * memory: loaded, copied on write in a fork, read back. */
+static u64 maps, unmaps;
+static void *count_map(void *ctx, u64 mfn) { maps++; return posix_host_ops.map_frame(ctx, mfn); }
+static void count_unmap(void *ctx, void *va) { unmaps++; posix_host_ops.unmap_frame(ctx, va); }
+static bool no_direct_map(void *ctx, u64 *base) { (void)ctx; *base = 0; return false; }
+
+static bool same_memory_through(const struct hv_host_ops *ops)
+{
+	struct posix_host h;
+	if (posix_host_init(&h, 1024))
+		return false;
+	maps = unmaps = 0;
+	bool ok = hv_start(ops, &h, h.first_mfn, h.nr_frames) == 0;
+	static u8 data[4096], page[4096];
+	memset(data, 0x3c, sizeof(data));
+	u64 load[4] = { 1, 0x2000, 0, 0 };
+	ok = ok && call(HC_DOMAIN_CREATE, 1, 64, 0, 0) == 1 &&
+	     call(HC_POPULATE, 1, 0, 16, 0) == 0 &&
+	     hv_host_call(HC_LOAD, load, data, sizeof(data)) == 0 &&
+	     call(HC_FORK, 1, 1, 0, 0) == 2;
+	struct hv_domain *child = domain_get(2);
+	ok = ok && child && guest_write(child, 0x2010, "fork", 4) == 0 &&
+	     guest_read(child, 0x2000, page, sizeof(page)) == 0 &&
+	     !memcmp(page + 0x10, "fork", 4) && page[0] == 0x3c && page[0xfff] == 0x3c &&
+	     guest_read(domain_get(1), 0x2000, page, sizeof(page)) == 0 &&
+	     !memcmp(page, data, sizeof(data));
+	char msg[256];
+	ok = ok && hv_check_invariants(msg, sizeof(msg)) == 0;
+	ok = hv_stop() == 0 && ok && h.used == 0;
+	posix_host_fini(&h);
+	return ok;
+}
+
+TEST(frames_mapped_with_or_without_a_direct_map)
+{
+	struct hv_host_ops ops = posix_host_ops;
+	ops.map_frame = count_map;
+	ops.unmap_frame = count_unmap;
+	CHECK(same_memory_through(&ops));
+	CHECK_EQ(maps, 1); /* the frame table, mapped once at start */
+	CHECK_EQ(unmaps, 1);
+	ops.direct_map = no_direct_map;
+	CHECK(same_memory_through(&ops));
+	CHECK(maps > 100);
+	CHECK_EQ(unmaps, maps);
+	ops.direct_map = NULL;
+	CHECK(same_memory_through(&ops));
+	CHECK(maps > 100);
+	CHECK_EQ(unmaps, maps);
+}
+
 TEST(domain_unmap_gives_frames_back)
 {
 	CHECK(test_hv_up(4096) == 0);

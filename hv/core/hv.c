@@ -10,6 +10,7 @@ int hv_start(const struct hv_host_ops *ops, void *ctx, u64 first_mfn,
 	hv_memset(&hv, 0, sizeof(hv));
 	hv.ops = ops;
 	hv.ctx = ctx;
+	hv.direct = ops->direct_map && ops->direct_map(ctx, &hv.direct_base);
 	hv.zero_mfn = INVALID_MFN;
 	int rc = frame_table_init(first_mfn, nr_frames);
 	if (rc) {

@@ -441,6 +441,14 @@ static void d_unmap_frame(void *ctx, void *va)
 	(void)va;
 }
 
+/* Identity-mapped: frame mfn is at mfn << PAGE_SHIFT. */
+static bool d_direct_map(void *ctx, u64 *base)
+{
+	(void)ctx;
+	*base = 0;
+	return true;
+}
+
 static void d_log(void *ctx, enum hv_log_level lvl, const char *msg, u32 len)
 {
 	static const char *const names[] = { "error", "warning", "info", "debug" };
@@ -486,6 +494,7 @@ static const struct hv_host_ops depriv_ops = {
 	.free_frame = d_free_frame,
 	.map_frame = d_map_frame,
 	.unmap_frame = d_unmap_frame,
+	.direct_map = d_direct_map,
 	.log = d_log,
 	.counter_ns = d_counter_ns,
 	.kick_cpu = d_kick_cpu,

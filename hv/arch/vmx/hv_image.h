@@ -13,7 +13,7 @@
 #include "uxt.h"
 
 #define HV_IMAGE_MAGIC "uXenHVI" /* 8 bytes with the NUL */
-#define HV_IMAGE_VERSION 2 /* 2: struct hv_host_ops gained log_wanted */
+#define HV_IMAGE_VERSION 3 /* 2: struct hv_host_ops gained log_wanted; 3: direct_map */
 #define HV_IMAGE_HDR_SIZE 64
 
 /* The first 64 bytes of the file (filled by the linker script; the

@@ -79,6 +79,14 @@ static void h_unmap_frame(void *ctx, void *va)
 	(void)va;
 }
 
+/* Identity-mapped: frame mfn is at mfn << PAGE_SHIFT. */
+static bool h_direct_map(void *ctx, u64 *base)
+{
+	(void)ctx;
+	*base = 0;
+	return true;
+}
+
 static void h_log(void *ctx, enum hv_log_level lvl, const char *msg, u32 len)
 {
 	(void)ctx;
@@ -130,6 +138,7 @@ static const struct hv_host_ops host_ops = {
 	.free_frame = h_free_frame,
 	.map_frame = h_map_frame,
 	.unmap_frame = h_unmap_frame,
+	.direct_map = h_direct_map,
 	.log = h_log,
 	.counter_ns = h_counter_ns,
 	.kick_cpu = h_kick_cpu,

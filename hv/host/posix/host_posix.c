@@ -151,6 +151,15 @@ static void px_unmap_frame(void *ctx, void *va)
 	(void)va;
 }
 
+/* The pool is one mapping: frame mfn is at pool + (mfn - first_mfn) pages.
+ * As an integer (the offset of frame 0 lies outside the pool). */
+static bool px_direct_map(void *ctx, u64 *base)
+{
+	const struct posix_host *h = ctx;
+	*base = (u64)(uintptr_t)h->pool - (h->first_mfn << PAGE_SHIFT);
+	return true;
+}
+
 static bool px_log_wanted(void *ctx, enum hv_log_level lvl)
 {
 	const struct posix_host *h = ctx;
@@ -210,6 +219,7 @@ const struct hv_host_ops posix_host_ops = {
 	.unmap_frame = px_unmap_frame,
 	.log = px_log,
 	.log_wanted = px_log_wanted,
+	.direct_map = px_direct_map,
 	.counter_ns = px_counter_ns,
 	.kick_cpu = px_kick_cpu,
 	.this_cpu = px_this_cpu,

@@ -1,7 +1,7 @@
 /* The host-OS interface: every service the hypervisor needs from the OS it
  * is loaded into. The core calls the world only through this table (and
  * the arch interface in arch.h). Bromium's µ-Xen needed ~23 callbacks; we
- * need 10, and one optional. The POSIX platform (hv/host/posix) implements it in userspace. */
+ * need 10, and two optional. The POSIX platform (hv/host/posix) implements it in userspace. */
 #ifndef HV_HOST_H
 #define HV_HOST_H
 
@@ -36,6 +36,13 @@ struct hv_host_ops {
 	 * Last in the table: the bare-metal kernel hands this table to the
 	 * VMX image, so a member added in the middle would move the others. */
 	bool (*log_wanted)(void *ctx, enum hv_log_level lvl);
+	/* Optional (NULL: no): does the host map every frame it gives, for as
+	 * long as the core runs, at *base + (mfn << PAGE_SHIFT) (a direct
+	 * map)? Then the core reads and writes frames there without calling
+	 * map_frame and unmap_frame. A p2m walk reads one entry per level,
+	 * and the two calls around each read cost more than the read. Asked
+	 * once, by hv_start(). Last, as log_wanted is (the image version). */
+	bool (*direct_map)(void *ctx, u64 *base);
 };
 
 #endif
