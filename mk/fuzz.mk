@@ -61,8 +61,9 @@ FZ_LIBS_decode := -lcapstone
 # kept core, the trace writer and (but for the trace target, which links
 # its own instrumented copy) the reader, the POSIX host. Every input runs
 # them the same way; each edge they add is one more feature libFuzzer
-# handles per run, for nothing. The p2m walk belongs with them: only the
-# checker and the domain image use it.
+# handles per run, for nothing. The p2m walk belongs with them: the
+# checker and the domain image use it, and materialize (the same loop
+# over a template for any input).
 FZ_PLAIN := hv/core/lib.c hv/core/image.c fuzz/mem_libc.c hv/core/invariants.c hv/core/p2m_walk.c \
 	replay/engine.c replay/kept.c \
 	fuzz/fuzz.c traces/uxt_writer.c traces/uxt_reader.c hv/host/posix/host_posix.c

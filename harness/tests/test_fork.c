@@ -1041,6 +1041,58 @@ TEST(fork_unmapped_memory_stays_gone)
 	CHECK_INVARIANTS();
 }
 
+/* A lazy fork of a lazy fork materializes (a host call that changes its
+ * layout): afterwards it maps, itself, every frame it saw through its
+ * ancestors (read-only), and nothing more. Some of what it saw was its
+ * own already: a 2 MiB leaf filled whole by a touch, a 4 KiB one, a page
+ * it copied on write (which splits its 2 MiB leaf). */
+TEST(fork_lazy_materializes_what_it_saw)
+{
+	CHECK(test_hv_up(8192) == 0);
+	s64 p = make_parent(1);
+	CHECK(p > 0);
+	s64 l1 = call(HC_FORK, (u64)p, 1, 0, 0);
+	CHECK(l1 > 0);
+	CHECK_EQ(p2m_fill(dom(l1), 3), 0);
+	CHECK_EQ(call(HC_DOMAIN_UNPAUSE, (u64)l1, 0, 0, 0), 0);
+	CHECK_EQ(ept_exit(l1, (LARGE_GFN + 7) << PAGE_SHIFT, EPTQ_R), UXT_FATE_RESUME);
+	CHECK_EQ(call(HC_DOMAIN_PAUSE, (u64)l1, 0, 0, 0), 0);
+	s64 l2 = call(HC_FORK, (u64)l1, 1, 0, 0); /* l1 is a template now */
+	CHECK(l2 > 0 && dom(l2)->lazy);
+	CHECK_EQ(p2m_fill(dom(l2), 4), 0);
+	CHECK_EQ(call(HC_DOMAIN_UNPAUSE, (u64)l2, 0, 0, 0), 0);
+	CHECK_EQ(ept_exit(l2, (LARGE_GFN + 0x80) << PAGE_SHIFT, EPTQ_W), UXT_FATE_RESUME);
+	CHECK_EQ(call(HC_DOMAIN_PAUSE, (u64)l2, 0, 0, 0), 0);
+	CHECK_INVARIANTS();
+	CHECK(dom(l2)->lazy);
+	static struct p2m_entry before[2 * LARGE_GFN];
+	static bool mapped[2 * LARGE_GFN], own[2 * LARGE_GFN];
+	for (u64 g = 0; g < 2 * LARGE_GFN; g++) {
+		own[g] = p2m_lookup(dom(l2), g, &before[g]) == 0;
+		mapped[g] = own[g] || p2m_ancestor_lookup(dom(l2), g, &before[g]) == 0;
+	}
+	CHECK(own[4] && own[LARGE_GFN + 0x80] && !own[5]);
+	CHECK(mapped[5] && mapped[LARGE_GFN + 0x1ff] && !mapped[SMALL_GFNS]);
+	CHECK_EQ(call(HC_SET_PERMS, (u64)l2, 6, 1, EPT_R | EPT_X), 0);
+	CHECK(!dom(l2)->lazy);
+	CHECK_INVARIANTS();
+	u64 filled = 0;
+	for (u64 g = 0; g < 2 * LARGE_GFN; g++) {
+		struct p2m_entry e;
+		bool m = p2m_lookup(dom(l2), g, &e) == 0;
+		CHECK_EQ(m, mapped[g]);
+		if (!m || !mapped[g])
+			continue;
+		CHECK_EQ(e.mfn, before[g].mfn);
+		CHECK_EQ(e.type, before[g].type);
+		if (!own[g]) {
+			filled++;
+			CHECK(!(e.perms & EPT_W));
+		}
+	}
+	CHECK_EQ(filled, SMALL_GFNS - 1); /* all but gfn 4 */
+}
+
 /* ---- a CPU that refuses a VMCS ---- */
 
 /* A child's vCPU refused (each in turn): the fork fails with the

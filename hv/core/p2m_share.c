@@ -161,15 +161,13 @@ int p2m_ancestor_lookup(const struct hv_domain *d, u64 gfn, struct p2m_entry *e)
 /* A lazy fork's first touch of gfn: map what its nearest ancestor maps,
  * read-only (a whole 2 MiB leaf where the child has room for one). Not a
  * change of the guest's view, so neither logged nor recorded. */
-int p2m_fill(struct hv_domain *d, u64 gfn)
+/* The fill itself, from e: the nearest ancestor's mapping of gfn, by a
+ * leaf whose first gfn is base. */
+static int fill_from(struct hv_domain *d, u64 gfn, const struct p2m_entry *e, u64 base)
 {
-	struct p2m_entry e;
-	u64 base;
-	if (ancestor_lookup(d, gfn, &e, &base))
-		return -HV_ENOENT;
-	u32 perms = ept_share_perms(e.perms);
+	u32 perms = ept_share_perms(e->perms);
 	struct slot s;
-	unsigned target = e.order ? 2 : 1;
+	unsigned target = e->order ? 2 : 1;
 	descend(d, gfn, target, &s);
 	if (s.e && target == 2) { /* a PT exists here: fill one 4 KiB leaf */
 		target = 1;
@@ -177,16 +175,25 @@ int p2m_fill(struct hv_domain *d, u64 gfn)
 	}
 	if (s.e)
 		return -HV_EEXIST;
-	u64 first = e.mfn - (gfn - base); /* the leaf's first frame */
-	u64 mfn = target == 2 ? first : e.mfn;
+	u64 first = e->mfn - (gfn - base); /* the leaf's first frame */
+	u64 mfn = target == 2 ? first : e->mfn;
 	u64 at = target == 2 ? base : gfn;
 	int rc = install(d, &s, at, target,
 			 leaf_entry(mfn, target == 2 ? LARGE_ORDER : 0, perms,
-				    e.type, e.memtype));
+				    e->type, e->memtype));
 	if (rc)
 		return rc;
 	ram_get(d, mfn, target == 2 ? LARGE_FRAMES : 1);
 	return 0;
+}
+
+int p2m_fill(struct hv_domain *d, u64 gfn)
+{
+	struct p2m_entry e;
+	u64 base;
+	if (ancestor_lookup(d, gfn, &e, &base))
+		return -HV_ENOENT;
+	return fill_from(d, gfn, &e, base);
 }
 
 /* gfn's 4 KiB mapping now points at mfn with perms (a 2 MiB leaf is split
@@ -241,6 +248,37 @@ int p2m_next(const struct hv_domain *d, u64 *gfn, u64 end, struct p2m_entry *e)
 	return -HV_ENOENT;
 }
 
+/* p2m_walk() over an ancestor of the lazy domain d, nearest first: each
+ * gfn a leaf of it maps and d does not, d fills, as its first touch would.
+ * The entry comes with the walk: no ancestor nearer maps that gfn (d
+ * would have it from that one already), so it is the one p2m_fill()
+ * would look up. A gfn d maps already skips the rest of d's leaf. */
+struct fill_walk {
+	struct hv_domain *d;
+};
+
+static int fill_leaf(void *arg, unsigned level, u64 gfn, u64 leaf, u64 table)
+{
+	struct fill_walk *w = arg;
+	(void)table;
+	if (!is_leaf(leaf, level))
+		return 0;
+	const struct slot s = { .level = level, .e = leaf };
+	u64 end = gfn + (1ull << leaf_order(level));
+	for (u64 g = gfn; g < end; g++) {
+		struct p2m_entry e;
+		if (p2m_lookup(w->d, g, &e) == 0) {
+			g |= (1ull << e.order) - 1;
+			continue;
+		}
+		slot_to_entry(&s, g, &e);
+		int rc = fill_from(w->d, g, &e, gfn);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 /* A lazy domain takes every mapping it would fill from its ancestors and
  * is lazy no more, so that a hole it makes stays a hole (an unmapped gfn
  * would otherwise be filled again on the next touch) and what it maps
@@ -250,17 +288,13 @@ int p2m_next(const struct hv_domain *d, u64 *gfn, u64 end, struct p2m_entry *e)
 int p2m_materialize(struct hv_domain *d)
 {
 	const struct hv_domain *a = d;
+	struct fill_walk w = { d };
 	for (unsigned n = 0; d->lazy && a->parent != HV_NO_PARENT &&
 			     n < HV_FORK_DEPTH; n++) {
 		a = &hv.dom[a->parent];
-		struct p2m_entry e;
-		for (u64 g = 0; p2m_next(a, &g, a->p2m.max_gfn, &e) == 0; g++) {
-			if (p2m_lookup(d, g, &e) == 0)
-				continue;
-			int rc = p2m_fill(d, g);
-			if (rc)
-				return rc;
-		}
+		int rc = p2m_walk(a, fill_leaf, &w);
+		if (rc)
+			return rc;
 		if (!a->lazy)
 			break;
 	}

@@ -1,6 +1,7 @@
-/* The p2m walk: every entry in use of a domain's tables, in order. Only the
- * invariant checker and the domain image use it (and tests); the fuzz
- * builds leave it without coverage, with them (mk/fuzz.mk). */
+/* The p2m walk: every entry in use of a domain's tables, in order. The
+ * invariant checker and the domain image use it (and tests), and a lazy
+ * fork that materializes walks its ancestors with it. The fuzz builds
+ * leave it without coverage (mk/fuzz.mk): the same loop for any input. */
 #include "p2m_impl.h"
 
 static bool is_table_frame(u64 mfn)
