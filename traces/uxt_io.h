@@ -84,6 +84,9 @@ int uxt_open(struct uxt_reader *r, const u8 *buf, size_t len, bool lenient);
  * for a caller that never reads why an input ends (the fuzz targets, whose
  * inputs nearly all end in a broken event), formatting it is wasted. */
 void uxt_quiet(struct uxt_reader *r);
+/* uxt_open(), quiet from the start: not even the header's failure is
+ * formatted. */
+int uxt_open_quiet(struct uxt_reader *r, const u8 *buf, size_t len, bool lenient);
 /* The next event: 1 and *ev filled, 0 at a clean end, -1 on error. Only
  * the framing and the kind's prefix are checked here; items are checked as
  * uxt_items_next() walks them (one pass, no copies). */

@@ -854,6 +854,28 @@ TEST(trace_quiet_reader_fails_without_messages)
 		CHECK_EQ(uxt_next(&r, &ev), -1);
 		CHECK(quiet ? !r.err[0] : strstr(r.err, "unknown event kind") != NULL);
 	}
+	/* Quiet from the open: a header that fails (not a trace, cut short,
+	 * another version) fails the same, with no message. */
+	static const struct { size_t len; u16 version; const char *says; } bad[] = {
+		{ 3, UXT_VERSION, "bad magic" }, { UXT_HEADER_SIZE - 1, UXT_VERSION, "truncated file header" },
+		{ UXT_HEADER_SIZE, UXT_VERSION + 1, "unsupported trace version" },
+	};
+	for (unsigned i = 0; i < ARRAY_SIZE(bad); i++) {
+		file_header(&t, 0);
+		uxt_put16(t.b + UXT_HDR_OFF_VERSION, bad[i].version);
+		if (i == 0)
+			t.b[0] ^= 1;
+		for (int lenient = 0; lenient < 2; lenient++) {
+			CHECK_EQ(uxt_open(&r, t.b, bad[i].len, lenient), -1);
+			CHECK(strstr(r.err, bad[i].says) != NULL);
+			memset(r.err, 'x', sizeof(r.err));
+			CHECK_EQ(uxt_open_quiet(&r, t.b, bad[i].len, lenient), -1);
+			CHECK(!r.err[0]);
+		}
+	}
+	file_header(&t, 0);
+	CHECK_EQ(uxt_open_quiet(&r, t.b, t.n, false), 0);
+	CHECK(r.quiet);
 }
 
 /* Deterministic xorshift64*: the same inputs on every run and machine. */
