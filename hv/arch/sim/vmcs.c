@@ -12,7 +12,7 @@ static u64 *current_vmcs;
 struct sim_effects sim_effects;
 u32 sim_fail_vmcs_init;
 
-static u64 width_mask(u32 enc)
+static inline __attribute__((always_inline)) u64 width_mask(u32 enc)
 {
 	unsigned w = vmcs_field_width(enc);
 	return w == 8 ? ~0ull : (1ull << (8 * w)) - 1;
@@ -71,7 +71,7 @@ static const u16 slot_of[VMCS_NR_FIELDS] = {
 };
 
 /* The field's place in the simulated VMCS, or -1 if the table lacks it. */
-static int slot(u32 enc)
+static inline __attribute__((always_inline)) int slot(u32 enc)
 {
 	int i = vmcs_field_index(enc);
 	return i < 0 ? -1 : slot_of[i];
