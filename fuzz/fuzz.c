@@ -86,11 +86,16 @@ void fz_call(struct fz *f, u32 nr, u64 a0, u64 a1, u64 a2, u64 a3,
 	uxt_write_hostcall(&f->w, 0, (u16)nr, 4, args, items, n);
 }
 
+void fz_exit_raw(struct fz *f, u16 reason, u16 domid, u16 vcpu,
+		 const u8 *items, u32 len)
+{
+	uxt_write_exit(&f->w, 0, reason, domid, vcpu, len ? items : NULL, len);
+}
+
 void fz_exit(struct fz *f, u16 reason, u16 domid, u16 vcpu,
 	     const struct fz_items *it)
 {
-	uxt_write_exit(&f->w, 0, reason, domid, vcpu, it ? it->buf : NULL,
-		       it ? it->len : 0);
+	fz_exit_raw(f, reason, domid, vcpu, it ? it->buf : NULL, it ? it->len : 0);
 }
 
 void fz_items_reset(struct fz_items *it) { it->len = 0; }

@@ -61,6 +61,9 @@ void fz_call(struct fz *f, u32 nr, u64 a0, u64 a1, u64 a2, u64 a3,
 	     const void *data, u32 len);
 void fz_exit(struct fz *f, u16 reason, u16 domid, u16 vcpu,
 	     const struct fz_items *it);
+/* The same with its items' bytes as they are (len bytes at items). */
+void fz_exit_raw(struct fz *f, u16 reason, u16 domid, u16 vcpu,
+		 const u8 *items, u32 len);
 /* Room for another input event? (the cap, a full buffer) */
 bool fz_more(const struct fz *f);
 
