@@ -595,6 +595,45 @@ TEST(fork_read_only_pages_stay_read_only)
 	}
 }
 
+/* A host LOAD writes only the pages whose bytes differ: across a lazy
+ * fork's 2 MiB leaf, from the middle of one page to the middle of
+ * another, the pages it would not change stay its template's frames, the
+ * others become copies of its own with the new bytes. */
+TEST(fork_load_writes_only_pages_that_differ)
+{
+	CHECK(test_hv_up(8192) == 0);
+	s64 p = make_parent(1);
+	s64 c = call(HC_FORK, (u64)p, 1, 0, 0);
+	CHECK(c > 0);
+	const u64 g0 = LARGE_GFN + 0x10; /* pages g0 .. g0 + 3: all zero */
+	static u8 buf[3 * PAGE_SIZE + 0x100];
+	memset(buf, 0, sizeof(buf));
+	memset(buf + PAGE_SIZE / 2, 0x33, PAGE_SIZE);        /* g0 + 1 */
+	buf[sizeof(buf) - 1] = 0x44;                          /* g0 + 3 */
+	u64 tpl[4];
+	for (u32 i = 0; i < 4; i++) {
+		struct p2m_entry e;
+		CHECK_EQ(p2m_lookup(dom(p), g0 + i, &e), 0);
+		tpl[i] = e.mfn;
+	}
+	u64 a[4] = { (u64)c, (g0 << PAGE_SHIFT) + PAGE_SIZE / 2, 0, 0 };
+	CHECK_EQ(hv_host_call(HC_LOAD, a, buf, sizeof(buf)), 0);
+	CHECK_INVARIANTS();
+	static const bool differs[4] = { false, true, false, true };
+	for (u32 i = 0; i < 4; i++) {
+		struct p2m_entry e;
+		CHECK_EQ(p2m_lookup(dom(c), g0 + i, &e), 0);
+		CHECK_EQ(e.mfn != tpl[i], differs[i]);
+		CHECK_EQ(frame_get(e.mfn)->type, differs[i] ? FT_RAM : FT_SHARED);
+	}
+	static u8 got[sizeof(buf)];
+	CHECK_EQ(guest_read(dom(c), a[1], got, sizeof(got)), 0);
+	CHECK(!memcmp(got, buf, sizeof(buf)));
+	CHECK_EQ(guest_read(dom(p), a[1], got, sizeof(got)), 0);
+	for (u32 i = 0; i < sizeof(got); i++)
+		CHECK_EQ(got[i], 0);
+}
+
 /* The host can make a shared page writable again: the write still goes to
  * a private copy, never to the template's frame. */
 TEST(fork_set_perms_on_shared_pages)
