@@ -350,12 +350,12 @@ TEST(invariant_leaks)
 	D->state = DOM_PAUSED;
 	CHECK_INVARIANTS();
 	/* A free slot that says it holds a domain: the checker visits the
-	 * slots hv.live names, and only the full check holds the others
+	 * slots hv.slots names, and only the full check holds the others
 	 * against it. */
 	struct hv_domain *last = &hv.dom[HV_MAX_DOMAINS - 1];
 	last->state = DOM_PAUSED;
 	CHECK_EQ(hv_check_invariants_fast(msg, sizeof(msg)), 0);
-	CHECK(caught("domain slot 63 is in use", "not among the live"));
+	CHECK(caught("domain slot 63 is in use", "its bit is clear in hv.slots"));
 	last->state = DOM_FREE;
 	CHECK_INVARIANTS();
 }

@@ -187,11 +187,11 @@ struct hv_state {
 	u64 in_use;                /* frames held by the core */
 	u64 generation;            /* see hv_generation() */
 	u64 domains_created;       /* numbers hv_domain.serial */
-	/* A bit per slot of dom[] that is not DOM_FREE (domain.c keeps it):
-	 * the checker after every event, and the kept core after every fuzz
-	 * input, visit the few domains there are rather than all 64 (a page
-	 * each). The full check holds it against every slot. */
-	u64 live;
+	/* A bit per slot of dom[] in use, zombies too: not DOM_FREE (domain.c
+	 * keeps it). The checker after every event, and the kept core after
+	 * every fuzz input, visit the few domains there are rather than all
+	 * 64 (a page each). The full check holds it against every slot. */
+	u64 slots;
 	struct hv_domain dom[HV_MAX_DOMAINS];
 	struct hv_rec rec;
 	u64 zero_mfn;              /* the shared zero frame, or INVALID_MFN */
@@ -201,7 +201,7 @@ struct hv_state {
 };
 
 extern struct hv_state hv;
-_Static_assert(HV_MAX_DOMAINS <= 64, "hv.live holds a bit per domain slot");
+_Static_assert(HV_MAX_DOMAINS <= 64, "hv.slots holds a bit per domain slot");
 
 /* lib.c: freestanding helpers. */
 void *hv_memset(void *d, int c, size_t n);

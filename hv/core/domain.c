@@ -36,7 +36,7 @@ s64 domain_create(u32 nr_vcpus, u64 max_frames)
 	d->id = id;
 	d->serial = ++hv.domains_created;
 	d->state = DOM_PAUSED; /* nothing runs until the host unpauses */
-	hv.live |= 1ull << id;
+	hv.slots |= 1ull << id;
 	d->max_frames = max_frames;
 	d->parent = HV_NO_PARENT;
 	for (u32 i = 0; i < HV_MAX_VCPUS; i++)
@@ -46,7 +46,7 @@ s64 domain_create(u32 nr_vcpus, u64 max_frames)
 	int rc = p2m_init(d);
 	if (rc) {
 		d->state = DOM_FREE;
-		hv.live &= ~(1ull << id);
+		hv.slots &= ~(1ull << id);
 		return rc;
 	}
 	for (u32 i = 0; i < nr_vcpus; i++) {
@@ -77,7 +77,7 @@ int domain_destroy(struct hv_domain *d)
 	u16 parent = d->parent;
 	hv_memset(d, 0, sizeof(*d));
 	d->state = DOM_FREE;
-	hv.live &= ~(1ull << (d - hv.dom));
+	hv.slots &= ~(1ull << (d - hv.dom));
 	if (parent != HV_NO_PARENT) {
 		struct hv_domain *p = &hv.dom[parent];
 		HV_ASSERT(p->children > 0);

@@ -313,14 +313,14 @@ static int audit_free(struct audit *a)
 	return 0;
 }
 
-/* The slots hv.live leaves out are free: what the rest of the check
+/* The slots hv.slots leaves out are free: what the rest of the check
  * (which visits only those it names) would not see. Full check only. */
 static int audit_slots(struct audit *a)
 {
 	for (u32 i = 0; i < HV_MAX_DOMAINS; i++)
-		if (!(hv.live >> i & 1) && hv.dom[i].state != DOM_FREE)
-			return FAIL(a, "domain slot %u is in use (state %u) but not "
-				       "among the live ones", i, hv.dom[i].state);
+		if (!(hv.slots >> i & 1) && hv.dom[i].state != DOM_FREE)
+			return FAIL(a, "domain slot %u is in use (state %u) but its bit is "
+				       "clear in hv.slots", i, hv.dom[i].state);
 	return 0;
 }
 
@@ -333,13 +333,13 @@ int check_invariants(char *msg, u32 msglen, bool full)
 		for (u64 i = 0; i < hv.nr_frames; i++)
 			hv.frames[i].check = 0;
 	hv.check_dirty = true; /* until pass 2 has gone all the way */
-	for (u64 bits = hv.live; bits; bits &= bits - 1) {
+	for (u64 bits = hv.slots; bits; bits &= bits - 1) {
 		u32 i = (u32)__builtin_ctzll(bits);
 		const struct hv_domain *d = &hv.dom[i];
 		if (d->state != DOM_FREE && d->id == i && d->parent < HV_MAX_DOMAINS)
 			a.kids[d->parent]++;
 	}
-	for (u64 bits = hv.live; bits; bits &= bits - 1) {
+	for (u64 bits = hv.slots; bits; bits &= bits - 1) {
 		u32 i = (u32)__builtin_ctzll(bits);
 		if (hv.dom[i].state == DOM_FREE)
 			continue;
