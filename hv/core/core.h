@@ -201,6 +201,10 @@ struct hv_state {
 };
 
 extern struct hv_state hv;
+/* The host table the core calls from now on, with its direct map if it
+ * has one (hv.c): hv_start()'s, then the VMX backend's own once the host
+ * OS is de-privileged (depriv.c), and back if that fails. */
+void hv_host_set(const struct hv_host_ops *ops, void *ctx);
 _Static_assert(HV_MAX_DOMAINS <= 64, "hv.slots holds a bit per domain slot");
 
 /* lib.c: freestanding helpers. */

@@ -2,15 +2,20 @@
 #include "core.h"
 #include "hv/arch.h"
 
+void hv_host_set(const struct hv_host_ops *ops, void *ctx)
+{
+	hv.ops = ops;
+	hv.ctx = ctx;
+	hv.direct = ops->direct_map && ops->direct_map(ctx, &hv.direct_base);
+}
+
 int hv_start(const struct hv_host_ops *ops, void *ctx, u64 first_mfn,
 	     u64 nr_frames)
 {
 	if (hv.started || !ops || nr_frames == 0)
 		return -HV_EINVAL;
 	hv_memset(&hv, 0, sizeof(hv));
-	hv.ops = ops;
-	hv.ctx = ctx;
-	hv.direct = ops->direct_map && ops->direct_map(ctx, &hv.direct_base);
+	hv_host_set(ops, ctx);
 	hv.zero_mfn = INVALID_MFN;
 	int rc = frame_table_init(first_mfn, nr_frames);
 	if (rc) {

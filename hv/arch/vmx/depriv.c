@@ -685,8 +685,7 @@ int vmx_depriv_prepare(const u64 *ret_slot)
 			goto out;
 		host_ops_saved = hv.ops;
 		host_ctx_saved = hv.ctx;
-		hv.ops = &depriv_ops;
-		hv.ctx = NULL;
+		hv_host_set(&depriv_ops, NULL);
 		env_ready = true;
 	}
 	if (!vmx_cpu_is_on() && (rc = vmx_cpu_on(depriv_why, sizeof(depriv_why))))
@@ -720,8 +719,7 @@ int vmx_depriv_failed(void)
 	vmx_vmcs_clear_current();
 	if (dstats.cpus == 0 && env_ready) {
 		/* No CPU left de-privileged: the host's callbacks are safe again. */
-		hv.ops = host_ops_saved;
-		hv.ctx = host_ctx_saved;
+		hv_host_set(host_ops_saved, host_ctx_saved);
 		env_ready = false;
 	}
 	unlock();

@@ -33,15 +33,16 @@ struct hv_host_ops {
 	 * level? If not, the core does not format them. A guest can make the
 	 * core log at will (each crash it causes is a message): formatting
 	 * what is then dropped was 8% of a fuzz input that crashed its guest.
-	 * Last in the table: the bare-metal kernel hands this table to the
-	 * VMX image, so a member added in the middle would move the others. */
+	 * Optional members go at the end: the bare-metal kernel hands this
+	 * table to the VMX image, so a member added in the middle would move
+	 * the others (and any new one bumps HV_IMAGE_VERSION). */
 	bool (*log_wanted)(void *ctx, enum hv_log_level lvl);
 	/* Optional (NULL: no): does the host map every frame it gives, for as
 	 * long as the core runs, at *base + (mfn << PAGE_SHIFT) (a direct
 	 * map)? Then the core reads and writes frames there without calling
 	 * map_frame and unmap_frame. A p2m walk reads one entry per level,
 	 * and the two calls around each read cost more than the read. Asked
-	 * once, by hv_start(). Last, as log_wanted is (the image version). */
+	 * when the core takes the table (hv_start(), hv_host_set()). */
 	bool (*direct_map)(void *ctx, u64 *base);
 };
 
