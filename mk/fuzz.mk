@@ -102,7 +102,9 @@ FZ_NOCMP_lf := -fno-sanitize-coverage=trace-cmp
 # kept core's domain image use), and that image: without ASan in the two
 # fuzzing builds. They read the hypervisor's state through the frame table
 # and bound every index themselves; ASan there would find bugs of the
-# checker, not of the code under test, and it made the checker, which
+# checker, not of the code under test. (The walk is the core's too now: a
+# lazy fork materializes with it. It only reads tables, frames of the
+# pool, where ASan has nothing to say.) ASan made the checker, which
 # runs after every event and visits every frame held, the largest cost of
 # the memory target (a third of its time, with 2 MiB leaves: 512 frames
 # each). UBSan stays on, and the reproducer (repro) keeps ASan everywhere.
@@ -119,7 +121,8 @@ FZ_NOCMP_lf := -fno-sanitize-coverage=trace-cmp
 # hardware: its VMCS is an array in a frame of the pool, indexed through
 # tables the encodings are masked into, and every VMREAD and VMWRITE of
 # the handlers goes through it (a few percent of an exits input under
-# ASan, for checks that cannot fail).
+# ASan, for checks that cannot fail); its CPUID and TSC queues are fixed
+# arrays behind bounded counters.
 FZ_NOASAN := hv/core/invariants.c hv/core/p2m_walk.c hv/core/image.c \
 	replay/engine.c replay/kept.c fuzz/fuzz.c traces/uxt_writer.c traces/uxt_reader.c \
 	hv/host/posix/host_posix.c hv/arch/sim/vmcs.c hv/arch/sim/inputs.c

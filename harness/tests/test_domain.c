@@ -27,6 +27,7 @@ TEST(domain_create_destroy_accounts_every_frame)
 	CHECK_EQ(call(HC_DOMAIN_DESTROY, (u64)d, 0, 0, 0), 0);
 	CHECK_EQ(hv_frames_in_use(), base);
 	CHECK(domain_get(1) == NULL);
+	CHECK_INVARIANTS(); /* the slot free, and marked so */
 	CHECK_EQ(call(HC_DOMAIN_DESTROY, (u64)d, 0, 0, 0), -HV_ESRCH);
 }
 
@@ -283,4 +284,26 @@ TEST(strerror_takes_any_value)
 	CHECK(strcmp(hv_strerror(-HV_ENOMEM), "out of memory") == 0);
 	CHECK(strcmp(hv_strerror(12345), "unknown error") == 0);
 	CHECK(strcmp(hv_strerror(-(long)(~0ul >> 1) - 1), "unknown error") == 0);
+}
+
+/* The direct map gives the pointer map_frame gives, for every
+ * frame of the pool (and a sub-range start does not shift it). */
+TEST(frames_mapped_where_map_frame_maps_them)
+{
+	CHECK(test_hv_up(1024) == 0);
+	CHECK(hv.direct);
+	for (u64 i = 0; i < hv.nr_frames; i++) {
+		u64 mfn = hv.first_mfn + i;
+		void *va = frame_map(mfn);
+		CHECK(va == posix_host_ops.map_frame(&test_host, mfn));
+		frame_unmap(va);
+	}
+	CHECK(test_hv_down() == 0);
+	struct posix_host h;
+	CHECK(posix_host_init(&h, 4096) == 0);
+	CHECK_EQ(hv_start(&posix_host_ops, &h, h.first_mfn + 2048, 2048), 0);
+	CHECK(frame_map(h.first_mfn + 2048) == posix_host_ops.map_frame(&h, h.first_mfn + 2048));
+	CHECK(frame_map(h.first_mfn + 4095) == posix_host_ops.map_frame(&h, h.first_mfn + 4095));
+	hv_stop();
+	posix_host_fini(&h);
 }

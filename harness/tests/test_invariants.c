@@ -349,14 +349,19 @@ TEST(invariant_leaks)
 	CHECK(caught("dead domain", NULL));
 	D->state = DOM_PAUSED;
 	CHECK_INVARIANTS();
-	/* A free slot that says it holds a domain: the checker visits the
-	 * slots hv.slots names, and only the full check holds the others
-	 * against it. */
+	/* A free slot that says it holds a domain, and a free one marked in
+	 * use: the checker visits the slots hv.slots marks, and only the full
+	 * check holds the others against it. */
 	struct hv_domain *last = &hv.dom[HV_MAX_DOMAINS - 1];
 	last->state = DOM_PAUSED;
 	CHECK_EQ(hv_check_invariants_fast(msg, sizeof(msg)), 0);
-	CHECK(caught("domain slot 63 is in use", "its bit is clear in hv.slots"));
+	CHECK(caught("domain slot 63 is in use", "bit in hv.slots is clear"));
 	last->state = DOM_FREE;
+	CHECK_INVARIANTS();
+	hv.slots |= 1ull << (HV_MAX_DOMAINS - 2);
+	CHECK_EQ(hv_check_invariants_fast(msg, sizeof(msg)), 0);
+	CHECK(caught("domain slot 62 is free", "bit in hv.slots is set"));
+	hv.slots &= ~(1ull << (HV_MAX_DOMAINS - 2));
 	CHECK_INVARIANTS();
 }
 

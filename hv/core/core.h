@@ -262,7 +262,8 @@ int p2m_set_perms(struct hv_domain *d, u64 gfn, u32 perms);
 int p2m_split(struct hv_domain *d, u64 gfn);
 int p2m_lookup(const struct hv_domain *d, u64 gfn, struct p2m_entry *e);
 u64 p2m_eptp(const struct hv_domain *d);
-/* Walk callback used by the invariant checker: one call per entry. */
+/* p2m_walk()'s callback (the invariant checker, the domain image, a lazy
+ * fork's materialize): one call per entry in use. */
 typedef int (*p2m_visit_fn)(void *arg, unsigned level, u64 gfn, u64 entry,
 			    u64 table_mfn);
 int p2m_walk(const struct hv_domain *d, p2m_visit_fn fn, void *arg);

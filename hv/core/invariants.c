@@ -313,14 +313,17 @@ static int audit_free(struct audit *a)
 	return 0;
 }
 
-/* The slots hv.slots leaves out are free: what the rest of the check
- * (which visits only those it names) would not see. Full check only. */
+/* hv.slots against every slot: the rest of the check visits only the
+ * slots it marks. Full check only. */
 static int audit_slots(struct audit *a)
 {
-	for (u32 i = 0; i < HV_MAX_DOMAINS; i++)
-		if (!(hv.slots >> i & 1) && hv.dom[i].state != DOM_FREE)
-			return FAIL(a, "domain slot %u is in use (state %u) but its bit is "
-				       "clear in hv.slots", i, hv.dom[i].state);
+	for (u32 i = 0; i < HV_MAX_DOMAINS; i++) {
+		bool used = hv.dom[i].state != DOM_FREE, marked = hv.slots >> i & 1;
+		if (used != marked)
+			return FAIL(a, "domain slot %u is %s (state %u) but its bit in "
+				       "hv.slots is %s", i, used ? "in use" : "free",
+				    hv.dom[i].state, marked ? "set" : "clear");
+	}
 	return 0;
 }
 

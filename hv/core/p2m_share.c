@@ -158,9 +158,6 @@ int p2m_ancestor_lookup(const struct hv_domain *d, u64 gfn, struct p2m_entry *e)
 	return ancestor_lookup(d, gfn, e, &base);
 }
 
-/* A lazy fork's first touch of gfn: map what its nearest ancestor maps,
- * read-only (a whole 2 MiB leaf where the child has room for one). Not a
- * change of the guest's view, so neither logged nor recorded. */
 /* The fill itself, from e: the nearest ancestor's mapping of gfn, by a
  * leaf whose first gfn is base. */
 static int fill_from(struct hv_domain *d, u64 gfn, const struct p2m_entry *e, u64 base)
@@ -187,6 +184,9 @@ static int fill_from(struct hv_domain *d, u64 gfn, const struct p2m_entry *e, u6
 	return 0;
 }
 
+/* A lazy fork's first touch of gfn: map what its nearest ancestor maps,
+ * read-only (a whole 2 MiB leaf where the child has room for one). Not a
+ * change of the guest's view, so neither logged nor recorded. */
 int p2m_fill(struct hv_domain *d, u64 gfn)
 {
 	struct p2m_entry e;
