@@ -35,7 +35,7 @@ struct uxt_reader {
 	u64 skipped;      /* lenient: events skipped as uninterpretable */
 	struct uxt_header hdr;
 	bool lenient;
-	bool quiet;       /* no error messages (see uxt_quiet()) */
+	bool quiet;       /* no error messages (see uxt_open_quiet()) */
 	int state;        /* 1 reading, 0 at the end, -1 failed: sticky */
 	char err[UXT_ERR_LEN];
 };
@@ -80,12 +80,10 @@ struct uxt_item_iter {
  * r->err). lenient also ignores unknown header flags, the reserved field
  * and event_count. */
 int uxt_open(struct uxt_reader *r, const u8 *buf, size_t len, bool lenient);
-/* From now on, failures leave r->err (and the item iterators' err) empty:
- * for a caller that never reads why an input ends (the fuzz targets, whose
- * inputs nearly all end in a broken event), formatting it is wasted. */
-void uxt_quiet(struct uxt_reader *r);
-/* uxt_open(), quiet from the start: not even the header's failure is
- * formatted. */
+/* uxt_open() for a caller that never reads why an input ends (the fuzz
+ * targets, whose inputs are mostly not traces, or end in a broken event):
+ * failures leave r->err (and its item iterators' err) empty, the header's
+ * too, since formatting them is wasted. */
 int uxt_open_quiet(struct uxt_reader *r, const u8 *buf, size_t len, bool lenient);
 /* The next event: 1 and *ev filled, 0 at a clean end, -1 on error. Only
  * the framing and the kind's prefix are checked here; items are checked as

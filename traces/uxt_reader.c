@@ -23,11 +23,6 @@ int uxt_errf(char err[UXT_ERR_LEN], u64 off, const char *fmt, ...)
 /* Where a reader's or item iterator's message goes (NULL: none wanted). */
 #define ERR(x) ((x)->quiet ? NULL : (x)->err)
 
-void uxt_quiet(struct uxt_reader *r)
-{
-	r->quiet = true;
-}
-
 /* ---- File header ------------------------------------------------------ */
 
 /* Each event takes at least its header, so a count that cannot fit is

@@ -811,10 +811,8 @@ static int read_to_end(const u8 *b, size_t n, bool quiet, char *err, char *item_
 	struct uxt_item_iter ii;
 	struct uxt_item x;
 	int rc, irc = 0;
-	if (uxt_open(&r, b, n, true))
+	if ((quiet ? uxt_open_quiet : uxt_open)(&r, b, n, true))
 		return -2;
-	if (quiet)
-		uxt_quiet(&r);
 	while ((rc = uxt_next(&r, &ev)) > 0) {
 		uxt_items_begin(&ii, &ev);
 		while ((irc = uxt_items_next(&ii, &x)) > 0)
@@ -848,9 +846,7 @@ TEST(trace_quiet_reader_fails_without_messages)
 	file_header(&t, 1);
 	event_header(&t, 0x77, 0, 0, 0);
 	for (int quiet = 0; quiet < 2; quiet++) {
-		CHECK(uxt_open(&r, t.b, t.n, false) == 0);
-		if (quiet)
-			uxt_quiet(&r);
+		CHECK((quiet ? uxt_open_quiet : uxt_open)(&r, t.b, t.n, false) == 0);
 		CHECK_EQ(uxt_next(&r, &ev), -1);
 		CHECK(quiet ? !r.err[0] : strstr(r.err, "unknown event kind") != NULL);
 	}

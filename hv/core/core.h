@@ -206,6 +206,15 @@ extern struct hv_state hv;
  * OS is de-privileged (depriv.c), and back if that fails. */
 void hv_host_set(const struct hv_host_ops *ops, void *ctx);
 _Static_assert(HV_MAX_DOMAINS <= 64, "hv.slots holds a bit per domain slot");
+/* The first domain slot in use at or after id, or HV_MAX_DOMAINS. */
+static inline u32 slot_next_used(u32 id)
+{
+	u64 rest = id < HV_MAX_DOMAINS ? hv.slots >> id << id : 0;
+	return rest ? (u32)__builtin_ctzll(rest) : HV_MAX_DOMAINS;
+}
+/* id over the domain slots in use (hv.slots), in order. */
+#define for_each_slot(id)                                                      \
+	for (u32 id = slot_next_used(0); id < HV_MAX_DOMAINS; id = slot_next_used(id + 1))
 
 /* lib.c: freestanding helpers. */
 void *hv_memset(void *d, int c, size_t n);

@@ -118,8 +118,7 @@ bool hv_domain_same(u32 domid, const void *image, size_t len)
 void hv_domain_serials(u64 out[HV_MAX_DOMAINS])
 {
 	hv_memset(out, 0, HV_MAX_DOMAINS * sizeof(*out));
-	for (u64 bits = hv.slots; bits; bits &= bits - 1) {
-		u32 id = (u32)__builtin_ctzll(bits);
+	for_each_slot(id) {
 		const struct hv_domain *d = &hv.dom[id];
 		bool live = d->state != DOM_FREE && d->state != DOM_ZOMBIE;
 		out[id] = live ? d->serial : 0; /* as domain_get() sees it */

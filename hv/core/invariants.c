@@ -336,14 +336,12 @@ int check_invariants(char *msg, u32 msglen, bool full)
 		for (u64 i = 0; i < hv.nr_frames; i++)
 			hv.frames[i].check = 0;
 	hv.check_dirty = true; /* until pass 2 has gone all the way */
-	for (u64 bits = hv.slots; bits; bits &= bits - 1) {
-		u32 i = (u32)__builtin_ctzll(bits);
+	for_each_slot(i) {
 		const struct hv_domain *d = &hv.dom[i];
 		if (d->state != DOM_FREE && d->id == i && d->parent < HV_MAX_DOMAINS)
 			a.kids[d->parent]++;
 	}
-	for (u64 bits = hv.slots; bits; bits &= bits - 1) {
-		u32 i = (u32)__builtin_ctzll(bits);
+	for_each_slot(i) {
 		if (hv.dom[i].state == DOM_FREE)
 			continue;
 		a.d = &hv.dom[i];

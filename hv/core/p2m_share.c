@@ -253,13 +253,9 @@ int p2m_next(const struct hv_domain *d, u64 *gfn, u64 end, struct p2m_entry *e)
  * The entry comes with the walk: no ancestor nearer maps that gfn (d
  * would have it from that one already), so it is the one p2m_fill()
  * would look up. A gfn d maps already skips the rest of d's leaf. */
-struct fill_walk {
-	struct hv_domain *d;
-};
-
 static int fill_leaf(void *arg, unsigned level, u64 gfn, u64 leaf, u64 table)
 {
-	struct fill_walk *w = arg;
+	struct hv_domain *d = arg;
 	(void)table;
 	if (!is_leaf(leaf, level))
 		return 0;
@@ -267,12 +263,12 @@ static int fill_leaf(void *arg, unsigned level, u64 gfn, u64 leaf, u64 table)
 	u64 end = gfn + (1ull << leaf_order(level));
 	for (u64 g = gfn; g < end; g++) {
 		struct p2m_entry e;
-		if (p2m_lookup(w->d, g, &e) == 0) {
+		if (p2m_lookup(d, g, &e) == 0) {
 			g |= (1ull << e.order) - 1;
 			continue;
 		}
 		slot_to_entry(&s, g, &e);
-		int rc = fill_from(w->d, g, &e, gfn);
+		int rc = fill_from(d, g, &e, gfn);
 		if (rc)
 			return rc;
 	}
@@ -288,11 +284,10 @@ static int fill_leaf(void *arg, unsigned level, u64 gfn, u64 leaf, u64 table)
 int p2m_materialize(struct hv_domain *d)
 {
 	const struct hv_domain *a = d;
-	struct fill_walk w = { d };
 	for (unsigned n = 0; d->lazy && a->parent != HV_NO_PARENT &&
 			     n < HV_FORK_DEPTH; n++) {
 		a = &hv.dom[a->parent];
-		int rc = p2m_walk(a, fill_leaf, &w);
+		int rc = p2m_walk(a, fill_leaf, d);
 		if (rc)
 			return rc;
 		if (!a->lazy)
