@@ -952,6 +952,46 @@ TEST(fork_reset_lazy)
 	reset_test(true);
 }
 
+/* A domain's image holds only the bytes of a VMCS frame that hold state
+ * (arch_vmcs_state_bytes()), and a reset rewrites only those: so every
+ * field must live there, and nothing may be kept past them. */
+TEST(fork_vmcs_state_is_all_in_the_state_bytes)
+{
+	CHECK(test_hv_up(8192) == 0);
+	s64 p = make_parent(1);
+	CHECK(p > 0);
+	s64 c = call(HC_FORK, (u64)p, 1, 0, 0);
+	CHECK(c > 0);
+	u32 bytes = arch_vmcs_state_bytes();
+	CHECK(bytes >= VMCS_NR_FIELDS * sizeof(u64) && bytes <= PAGE_SIZE);
+	u8 *va = hv_vcpu_vmcs_va(vcpu0(c));
+	/* The rest of the frame: a mark no field write or reset touches,
+	 * and no image sees. */
+	memset(va + bytes, 0x5a, PAGE_SIZE - bytes);
+	static u8 fresh[64 * 1024];
+	size_t len = hv_domain_image((u32)c, fresh, sizeof(fresh));
+	CHECK(len > 0);
+	for (u32 i = 0; i < VMCS_NR_FIELDS; i++) {
+		u32 enc = vmcs_index_enc[i];
+		arch_vmcs_load(vcpu0(c));
+		u64 was = arch_vmread(enc);
+		arch_vmwrite(enc, ~was);
+		if (hv_domain_same((u32)c, fresh, len)) {
+			test_failed(__FILE__, __LINE__, vmcs_field_name(enc)); /* not seen */
+			return;
+		}
+		arch_vmwrite(enc, was);
+		CHECK(hv_domain_same((u32)c, fresh, len));
+	}
+	CHECK_EQ(call(HC_DOMAIN_UNPAUSE, (u64)c, 0, 0, 0), 0);
+	CHECK(guest_store(c, 3, 0xc));
+	CHECK_EQ(call(HC_RESET, (u64)c, 0, 0, 0), 0);
+	CHECK(hv_domain_same((u32)c, fresh, len));
+	for (u32 k = bytes; k < PAGE_SIZE; k++)
+		CHECK_EQ(va[k], 0x5a); /* past the state: written */
+	CHECK_INVARIANTS();
+}
+
 /* More dirtied gfns than the log holds: reset rebuilds from the template. */
 TEST(fork_reset_after_log_overflow)
 {

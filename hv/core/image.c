@@ -31,14 +31,19 @@ static void put(struct image *im, const void *p, size_t n)
 /* A frame the domain holds: where it is, what the frame table says of it
  * (not the checker's scratch, nor the used bits, which only summarise
  * what the frame holds), and what it holds. */
-static void put_frame(struct image *im, u64 mfn, const struct hv_frame *f)
+static void put_frame_bytes(struct image *im, u64 mfn, const struct hv_frame *f, u32 bytes)
 {
 	u64 rec[2] = { mfn, (u64)f->owner | (u64)f->type << 16 |
 				    (u64)f->flags << 24 | (u64)f->refs << 32 };
 	put(im, rec, sizeof(rec));
 	const void *va = frame_map(mfn);
-	put(im, va, PAGE_SIZE);
+	put(im, va, bytes);
 	frame_unmap((void *)va);
+}
+
+static void put_frame(struct image *im, u64 mfn, const struct hv_frame *f)
+{
+	put_frame_bytes(im, mfn, f, PAGE_SIZE);
 }
 
 struct walk {
@@ -75,6 +80,15 @@ static void put_mfn(struct image *im, u64 mfn)
 		put_frame(im, mfn, f);
 }
 
+/* A VMCS frame: the part that holds the vCPU's state (the rest is
+ * nobody's to read). */
+static void put_vmcs(struct image *im, u64 mfn)
+{
+	struct hv_frame *f = frame_get(mfn);
+	if (f)
+		put_frame_bytes(im, mfn, f, arch_vmcs_state_bytes());
+}
+
 static void put_domain(struct image *im, const struct hv_domain *d)
 {
 	/* Not its creation number: a domain made again by the same calls is
@@ -85,7 +99,7 @@ static void put_domain(struct image *im, const struct hv_domain *d)
 	put(im, no_serial, sizeof(no_serial));
 	put(im, (const u8 *)d + at + sizeof(d->serial), sizeof(*d) - at - sizeof(d->serial));
 	for (u32 i = 0; i < d->nr_vcpus; i++)
-		put_mfn(im, d->vcpu[i].vmcs_mfn);
+		put_vmcs(im, d->vcpu[i].vmcs_mfn);
 	for (u32 i = 0; i < HV_LOG_FRAMES && d->log[i] != INVALID_MFN; i++)
 		put_mfn(im, d->log[i]);
 	if (d->p2m.nr_tables) {

@@ -194,6 +194,11 @@ int arch_vmcs_init(struct hv_vcpu *v, void *va, u64 vmcs_mfn)
 	return 0;
 }
 
+u32 arch_vmcs_state_bytes(void)
+{
+	return PAGE_SIZE;
+}
+
 void arch_vmcs_fini(struct hv_vcpu *v)
 {
 	vmcs_deactivate(v->vmcs_mfn << PAGE_SHIFT);

@@ -11,6 +11,11 @@ struct hv_vcpu;
 
 /* Initialise the VMCS region in frame vmcs (mapped at va) for a new vCPU. */
 int arch_vmcs_init(struct hv_vcpu *v, void *va, u64 vmcs_mfn);
+/* How many bytes at the start of a VMCS frame hold the vCPU's state, all
+ * of it that tools comparing domains byte for byte need to compare
+ * (hv_domain_image()): the whole frame for the CPU, whose layout is its
+ * own; only its array of fields for the simulated one. */
+u32 arch_vmcs_state_bytes(void);
 void arch_vmcs_load(struct hv_vcpu *v);
 /* The vCPU's VMCS frame is about to be freed: nothing of it may stay
  * active (cached by the CPU, or current). */
