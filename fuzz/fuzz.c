@@ -145,6 +145,53 @@ void fz_item_mem(struct fz_items *it, u64 gpa, const void *data, u32 len)
 	}
 }
 
+/* ---- items of a lenient reader's events ----
+ * Here rather than in a target: this file is built plain (no ASan, no
+ * coverage), and the item iterator's fast path inlines into it; every
+ * input runs these loops over every item the same way, with no decision
+ * worth coverage. */
+
+/* One pass finds whether the items are one run of the input's own bytes
+ * (what recorded traces hold, and most mutants of them): no copy then. */
+u32 fz_exit_inputs(const struct uxt_event *ev, struct fz_items *items, const u8 **raw)
+{
+	struct uxt_item_iter it;
+	struct uxt_item item;
+	const u8 *end = ev->items;
+	bool run = true;
+	uxt_items_begin(&it, ev);
+	while (uxt_items_next(&it, &item) > 0 && !(item.tag & UXT_IT_OUTPUT)) {
+		run = run && item.tag != UXT_IT_DATA;
+		end = item.data + item.len;
+	}
+	if (run && !it.skipped && (size_t)(end - ev->items) <= sizeof(items->buf)) {
+		*raw = ev->items;
+		return (u32)(end - ev->items);
+	}
+	fz_items_reset(items);
+	uxt_items_begin(&it, ev);
+	while (uxt_items_next(&it, &item) > 0 && !(item.tag & UXT_IT_OUTPUT))
+		if (item.tag != UXT_IT_DATA)
+			fz_item_raw(items, item.raw, 4u + item.len);
+	*raw = items->buf;
+	return items->len;
+}
+
+const u8 *fz_call_payload(const struct uxt_event *ev, u32 *len)
+{
+	struct uxt_item_iter it;
+	struct uxt_item item;
+	uxt_items_begin(&it, ev);
+	while (uxt_items_next(&it, &item) > 0 && !(item.tag & UXT_IT_OUTPUT)) {
+		if (item.tag == UXT_IT_DATA) {
+			*len = item.len;
+			return item.data;
+		}
+	}
+	*len = 0;
+	return NULL;
+}
+
 /* ---- the template domain ---- */
 
 static void set_state(struct fz *f, u16 d, u16 vcpu, const u64 (*kv)[2], unsigned n)

@@ -67,6 +67,14 @@ void fz_exit_raw(struct fz *f, u16 reason, u16 domid, u16 vcpu,
 /* Room for another input event? (the cap, a full buffer) */
 bool fz_more(const struct fz *f);
 
+/* An exit's input items, up to its first output item, less DATA items
+ * (host-call payloads only) and any the lenient reader skipped. Returns
+ * their length, at *raw: the event's own bytes when they are one run of
+ * them (no DATA item, none skipped), else copied into items. */
+u32 fz_exit_inputs(const struct uxt_event *ev, struct fz_items *items, const u8 **raw);
+/* A host call's first DATA item, its payload (NULL if none). */
+const u8 *fz_call_payload(const struct uxt_event *ev, u32 *len);
+
 void fz_items_reset(struct fz_items *it);
 void fz_item_raw(struct fz_items *it, const u8 *raw, u32 len);
 void fz_item_vmcs(struct fz_items *it, u32 enc, u64 val);

@@ -35,50 +35,6 @@ static void host_call(struct fz *f, const struct uxt_event *ev,
 	fz_call(f, ev->arg, a[0], a[1], a[2], a[3], payload, plen);
 }
 
-/* An exit's input items, up to its first output item, less DATA items
- * (host-call payloads only) and any the lenient reader skipped: in *raw,
- * where they are the input's own bytes, one run of them (what recorded
- * traces hold, and most mutants of them); else copied into items. */
-static u32 exit_items(const struct uxt_event *ev, struct fz_items *items, const u8 **raw)
-{
-	struct uxt_item_iter it;
-	struct uxt_item item;
-	const u8 *end = ev->items;
-	bool run = true;
-	uxt_items_begin(&it, ev);
-	while (uxt_items_next(&it, &item) > 0 && !(item.tag & UXT_IT_OUTPUT)) {
-		run = run && item.tag != UXT_IT_DATA;
-		end = item.data + item.len;
-	}
-	if (run && !it.skipped && (size_t)(end - ev->items) <= sizeof(items->buf)) {
-		*raw = ev->items;
-		return (u32)(end - ev->items);
-	}
-	fz_items_reset(items);
-	uxt_items_begin(&it, ev);
-	while (uxt_items_next(&it, &item) > 0 && !(item.tag & UXT_IT_OUTPUT))
-		if (item.tag != UXT_IT_DATA)
-			fz_item_raw(items, item.raw, 4u + item.len);
-	*raw = items->buf;
-	return items->len;
-}
-
-/* A host call's first DATA item, its payload (NULL if none). */
-static const u8 *call_payload(const struct uxt_event *ev, u32 *len)
-{
-	struct uxt_item_iter it;
-	struct uxt_item item;
-	uxt_items_begin(&it, ev);
-	while (uxt_items_next(&it, &item) > 0 && !(item.tag & UXT_IT_OUTPUT)) {
-		if (item.tag == UXT_IT_DATA) {
-			*len = item.len;
-			return item.data;
-		}
-	}
-	*len = 0;
-	return NULL;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct fz f;
@@ -96,13 +52,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		f.events++;
 		if (ev.kind == UXT_EV_HOSTCALL) {
 			u32 plen;
-			const u8 *payload = call_payload(&ev, &plen);
+			const u8 *payload = fz_call_payload(&ev, &plen);
 			if (!skip_call(ev.arg))
 				host_call(&f, &ev, payload, plen);
 			continue;
 		}
 		const u8 *raw;
-		u32 len = exit_items(&ev, &items, &raw);
+		u32 len = fz_exit_inputs(&ev, &items, &raw);
 		u16 dom = ev.domid >= 1 && ev.domid < 8 ? (u16)dom_id(ev.domid) : FZ_CHILD;
 		fz_exit_raw(&f, ev.arg, dom, ev.vcpu & 1, raw, len);
 	}

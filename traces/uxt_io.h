@@ -91,11 +91,66 @@ int uxt_open_quiet(struct uxt_reader *r, const u8 *buf, size_t len, bool lenient
 int uxt_next(struct uxt_reader *r, struct uxt_event *ev);
 /* Walk the items of ev, or of any item region (e.g. outputs recorded
  * during replay) that lies at file offset `offset`. */
-void uxt_items_begin(struct uxt_item_iter *it, const struct uxt_event *ev);
-void uxt_items_begin_buf(struct uxt_item_iter *it, const u8 *items, u32 len,
-			 u64 offset, bool lenient);
-/* The next item: 1 and *item filled, 0 at the end, -1 on error. */
-int uxt_items_next(struct uxt_item_iter *it, struct uxt_item *item);
+static inline void uxt_items_begin_buf(struct uxt_item_iter *it, const u8 *items, u32 len,
+				       u64 offset, bool lenient)
+{
+	it->p = items;
+	it->end = len ? items + len : items; /* no offset on a NULL region */
+	it->offset = offset;
+	it->lenient = lenient;
+	it->quiet = false;
+	it->outputs = false;
+	it->skipped = 0;
+	it->err[0] = 0;
+}
+
+static inline void uxt_items_begin(struct uxt_item_iter *it, const struct uxt_event *ev)
+{
+	uxt_items_begin_buf(it, ev->items, ev->items_len, ev->items_offset, ev->lenient);
+	it->quiet = ev->quiet;
+}
+
+/* What each item tag allows (uxt_reader.c), from the one table in uxt.h.
+ * Ranges are (low, span), so that one unsigned compare tests both ends;
+ * an unknown tag (all zero) fails every test. */
+struct uxt_tag_rule {
+	u16 min;      /* payload size: min .. min + span - 1 */
+	u32 span;
+	u8 aux_lo;    /* aux: aux_lo .. aux_lo + aux_span - 1, except aux_skip */
+	u8 aux_span;
+	u8 aux_skip;
+	u8 known;
+};
+extern const struct uxt_tag_rule uxt_tag_rules[256];
+
+/* uxt_items_next() past its fast path: the end, a bad item (an error, or
+ * skipped when lenient), and any item after a skipped one. */
+int uxt_items_next_slow(struct uxt_item_iter *it, struct uxt_item *item);
+
+/* The next item: 1 and *item filled, 0 at the end, -1 on error. Inline:
+ * the replay engine and the fuzz targets take every item of every event
+ * through it, and a well-formed one (almost all) then costs no call. */
+static inline int uxt_items_next(struct uxt_item_iter *it, struct uxt_item *item)
+{
+	const u8 *p = it->p;
+	size_t left = (size_t)(it->end - p);
+	if (left < UXT_ITEM_HDR_SIZE)
+		return uxt_items_next_slow(it, item);
+	u8 tag = p[0], aux = p[1];
+	u16 len = uxt_get16(p + 2);
+	const struct uxt_tag_rule *t = &uxt_tag_rules[tag];
+	if (len > left - UXT_ITEM_HDR_SIZE || (u32)(len - t->min) >= t->span ||
+	    (u8)(aux - t->aux_lo) >= t->aux_span || aux == t->aux_skip ||
+	    (tag < UXT_IT_OUTPUT && it->outputs))
+		return uxt_items_next_slow(it, item);
+	*item = (struct uxt_item){ .tag = tag, .aux = aux, .len = len,
+				   .data = p + UXT_ITEM_HDR_SIZE, .raw = p,
+				   .offset = it->offset };
+	it->p = p + UXT_ITEM_HDR_SIZE + len;
+	it->offset += UXT_ITEM_HDR_SIZE + len;
+	it->outputs |= tag >= UXT_IT_OUTPUT;
+	return 1;
+}
 /* Read and check every remaining event and item of r. Returns the number
  * of events read, or -1 (message in r->err). */
 long long uxt_validate(struct uxt_reader *r);

@@ -293,17 +293,7 @@ int uxt_next(struct uxt_reader *r, struct uxt_event *ev)
 		     (tag) == UXT_IT_FATE_OUT ? UXT_FATE_MAX - 1 : 0)
 #define AUX_SKIP(tag) (IS_REG(tag) ? UXT_GPR_RSP : 0xff)
 
-/* The rules for each tag, from the one table in uxt.h. Ranges are stored
- * as (low, span) so that one unsigned compare tests both ends, and an
- * unknown tag (all zero) fails every test. */
-static const struct tag_rule {
-	u16 min;      /* payload size: min .. min + span - 1 */
-	u32 span;
-	u8 aux_lo;    /* aux: aux_lo .. aux_lo + aux_span - 1, except aux_skip */
-	u8 aux_span;
-	u8 aux_skip;
-	u8 known;
-} rules[256] = {
+const struct uxt_tag_rule uxt_tag_rules[256] = {
 #define X(name, tag, size, mn) [tag] = {                                       \
 	.min = mn, .span = (size) < 0 ? 0x10000u - (mn) : 1,                   \
 	.aux_lo = AUX_LO(tag), .aux_span = AUX_HI(tag) - AUX_LO(tag) + 1,      \
@@ -312,40 +302,20 @@ static const struct tag_rule {
 #undef X
 };
 
-static bool size_ok(const struct tag_rule *t, u16 len)
+static bool size_ok(const struct uxt_tag_rule *t, u16 len)
 {
 	return (u32)(len - t->min) < t->span;
 }
 
-static bool aux_ok(const struct tag_rule *t, u8 aux)
+static bool aux_ok(const struct uxt_tag_rule *t, u8 aux)
 {
 	return (u8)(aux - t->aux_lo) < t->aux_span && aux != t->aux_skip;
-}
-
-void uxt_items_begin_buf(struct uxt_item_iter *it, const u8 *items, u32 len,
-			 u64 offset, bool lenient)
-{
-	it->p = items;
-	it->end = len ? items + len : items; /* no offset on a NULL region */
-	it->offset = offset;
-	it->lenient = lenient;
-	it->quiet = false;
-	it->outputs = false;
-	it->skipped = 0;
-	it->err[0] = 0;
-}
-
-void uxt_items_begin(struct uxt_item_iter *it, const struct uxt_event *ev)
-{
-	uxt_items_begin_buf(it, ev->items, ev->items_len, ev->items_offset,
-			    ev->lenient);
-	it->quiet = ev->quiet;
 }
 
 /* The same rules as item_ok(), one at a time, to say which one failed. */
 static int item_error(struct uxt_item_iter *it, const struct uxt_item *x)
 {
-	const struct tag_rule *t = &rules[x->tag];
+	const struct uxt_tag_rule *t = &uxt_tag_rules[x->tag];
 	if (!t->known)
 		return uxt_errf(ERR(it), x->offset, "unknown item tag 0x%02x", x->tag);
 	if (!size_ok(t, x->len) && t->span == 1)
@@ -375,12 +345,12 @@ static int item_error(struct uxt_item_iter *it, const struct uxt_item *x)
  * through *item would make the compiler reload them after each store). */
 static bool item_ok(const struct uxt_item_iter *it, u8 tag, u8 aux, u16 len)
 {
-	const struct tag_rule *t = &rules[tag];
+	const struct uxt_tag_rule *t = &uxt_tag_rules[tag];
 	bool order_ok = tag >= UXT_IT_OUTPUT || !it->outputs;
 	return size_ok(t, len) && aux_ok(t, aux) && order_ok;
 }
 
-int uxt_items_next(struct uxt_item_iter *it, struct uxt_item *item)
+int uxt_items_next_slow(struct uxt_item_iter *it, struct uxt_item *item)
 {
 	for (;;) {
 		const u8 *p = it->p;
