@@ -91,8 +91,12 @@ int uxt_open_quiet(struct uxt_reader *r, const u8 *buf, size_t len, bool lenient
 int uxt_next(struct uxt_reader *r, struct uxt_event *ev);
 /* Walk the items of ev, or of any item region (e.g. outputs recorded
  * during replay) that lies at file offset `offset`. */
-static inline void uxt_items_begin_buf(struct uxt_item_iter *it, const u8 *items, u32 len,
-				       u64 offset, bool lenient)
+/* Always inlined: in the fuzzing builds, UBSan's checks make these too big
+ * for the inliner, and a call per item is what the inline path spares. */
+#define UXT_INLINE static inline __attribute__((always_inline))
+
+UXT_INLINE void uxt_items_begin_buf(struct uxt_item_iter *it, const u8 *items, u32 len,
+				    u64 offset, bool lenient)
 {
 	it->p = items;
 	it->end = len ? items + len : items; /* no offset on a NULL region */
@@ -104,7 +108,7 @@ static inline void uxt_items_begin_buf(struct uxt_item_iter *it, const u8 *items
 	it->err[0] = 0;
 }
 
-static inline void uxt_items_begin(struct uxt_item_iter *it, const struct uxt_event *ev)
+UXT_INLINE void uxt_items_begin(struct uxt_item_iter *it, const struct uxt_event *ev)
 {
 	uxt_items_begin_buf(it, ev->items, ev->items_len, ev->items_offset, ev->lenient);
 	it->quiet = ev->quiet;
@@ -130,7 +134,7 @@ int uxt_items_next_slow(struct uxt_item_iter *it, struct uxt_item *item);
 /* The next item: 1 and *item filled, 0 at the end, -1 on error. Inline:
  * the replay engine and the fuzz targets take every item of every event
  * through it, and a well-formed one (almost all) then costs no call. */
-static inline int uxt_items_next(struct uxt_item_iter *it, struct uxt_item *item)
+UXT_INLINE int uxt_items_next(struct uxt_item_iter *it, struct uxt_item *item)
 {
 	const u8 *p = it->p;
 	size_t left = (size_t)(it->end - p);
