@@ -12,6 +12,9 @@
  * helpers (mem_libc.c), which the code under test calls, keep ASan's
  * checks. So these calls go to libc's functions (found by mem_libc.c), and
  * a small size known when compiling stays the compiler's inline copy.
+ * The calls the compiler makes itself (struct copies and initializers)
+ * get the same treatment after compiling: mk/fuzz.mk renames memcpy,
+ * memset and memcmp in these objects to the functions below.
  * The reproducer build (repro) keeps ASan everywhere, harness included. */
 #ifndef FUZZ_UNCHECKED_MEM_H
 #define FUZZ_UNCHECKED_MEM_H
