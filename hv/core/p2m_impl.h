@@ -56,7 +56,14 @@ static inline u64 leaf_entry(u64 mfn, unsigned order, u32 perms, u8 type, u8 mem
 
 int range_check(const struct hv_domain *d, u64 gfn, unsigned order);
 void slot_to_entry(const struct slot *s, u64 gfn, struct p2m_entry *out);
-u64 entry_read(u64 table, unsigned idx);
+/* Always inlined, like frame_map(): a lookup reads one entry per level. */
+static inline __attribute__((always_inline)) u64 entry_read(u64 table, unsigned idx)
+{
+	u64 *t = frame_map(table);
+	u64 e = t[idx];
+	frame_unmap(t);
+	return e;
+}
 void entry_write(u64 table, unsigned idx, u64 e);
 void slot_write(struct slot *s, u64 e);
 /* Descend towards gfn's entry at level stop, stopping early at an empty
