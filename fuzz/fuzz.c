@@ -423,7 +423,7 @@ int fz_run(struct fz *f, const char *target)
 		.no_check = true, .check_every = 1, .check_from = f->setup,
 		.reuse_core = !fresh, .prefix_events = fresh ? 0 : f->setup,
 		.base_events = fresh ? 0 : f->setup_base,
-		.digest = want_digest, .skip_stalled = true,
+		.digest = want_digest, .skip_stalled = true, .untimed = true,
 		.skipped = skipped, .skipped_len = sizeof(skipped),
 		.log = devnull, .name = NULL,
 	};

@@ -445,9 +445,11 @@ int replay_setup_again(struct replay *r, const struct uxt_reader *from, u64 n)
 	return ok ? 0 : -1;
 }
 
-static double now(void)
+static double now(const struct replay_opts *o)
 {
 	struct timespec ts;
+	if (o->untimed)
+		return 0;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
@@ -523,10 +525,10 @@ int replay_buffer(const u8 *buf, size_t len, const struct replay_opts *o,
 		replay_fail(r, REPLAY_BAD_TRACE, "%s", r->rd.err);
 		return res->status;
 	}
-	double t0 = now();
+	double t0 = now(o);
 	if (o->parse_only) {
 		parse_only(r);
-		res->st.seconds = now() - t0;
+		res->st.seconds = now(o) - t0;
 		return res->status;
 	}
 	if (start_core(r))
@@ -544,7 +546,7 @@ int replay_buffer(const u8 *buf, size_t len, const struct replay_opts *o,
 	}
 	if (!kept_alive())
 		posix_host_fini(&r->host);
-	res->st.seconds = now() - t0;
+	res->st.seconds = now(o) - t0;
 	if (o->progress)
 		fputc('\n', stderr);
 	return res->status;

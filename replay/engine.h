@@ -58,6 +58,8 @@ struct replay_opts {
 			    * records, host calls' status) into
 			    * replay_result.digest: two runs that agree on it
 			    * behaved the same (the fuzzers' determinism check) */
+	bool untimed;      /* no clock: replay_stats.seconds stays 0 (fuzzers:
+			    * two clock reads per input, for nothing) */
 	FILE *log;         /* divergence reports; NULL: stderr */
 	const char *name;  /* trace name for messages */
 };

@@ -94,6 +94,22 @@ static int flip_output(u8 tag, int skip)
 	return -1;
 }
 
+/* A replay is timed unless asked not to be (fuzzers), and either way the
+ * same: the clock is only ever reported. */
+TEST(replay_untimed_reads_no_clock)
+{
+	struct replay_result timed, untimed;
+	CHECK_EQ(generate("boot", 0, 0), 0);
+	struct replay_opts o = { .check_every = 1, .digest = true };
+	CHECK_EQ(replay_buffer(trace, trace_len, &o, &timed), REPLAY_IDENTICAL);
+	o.untimed = true;
+	CHECK_EQ(replay_buffer(trace, trace_len, &o, &untimed), REPLAY_IDENTICAL);
+	CHECK(timed.st.seconds > 0);
+	CHECK(untimed.st.seconds == 0);
+	CHECK_EQ(untimed.digest, timed.digest);
+	CHECK_EQ(untimed.st.events, timed.st.events);
+}
+
 TEST(replay_reports_divergence)
 {
 	struct replay_result res;
