@@ -94,9 +94,10 @@ static u64 px_alloc_frames(void *ctx, unsigned order)
 	u64 n = 1ull << order;
 	/* Single frames: first-fit from a moving hint, a word at a time. */
 	if (n == 1) {
-		u64 words = h->nr_frames / 64;
-		for (u64 k = 0; k < words; k++) {
-			u64 w = (h->hint / 64 + k) % words;
+		u64 words = h->nr_frames / 64, w = h->hint / 64;
+		for (u64 k = 0; k < words; k++, w++) {
+			if (w >= words)
+				w = 0; /* wrap around (not %: a division per allocation) */
 			if (h->bitmap[w] != ~0ull) {
 				u64 i = w * 64 + (u64)__builtin_ctzll(~h->bitmap[w]);
 				h->bitmap[w] |= 1ull << (i % 64);
