@@ -134,9 +134,11 @@ FZ_NOASAN_afl := -fno-sanitize=address -include fuzz/unchecked_mem.h
 # the checker's scratch) still named libc's memcpy and memset, that is
 # ASan's interceptors: 3% of the exits target's callback. Renamed in the
 # object, they go where the header sends the others.
+# (An object objcopy could not rename is deleted: it must not look built.)
+OBJCOPY ?= objcopy
 FZ_UNCHECKED := $(foreach s,memcpy memset memcmp,--redefine-sym $(s)=fz_unchecked_$(s))
-FZ_NOASAN_POST_lf = && objcopy $(FZ_UNCHECKED) $@
-FZ_NOASAN_POST_afl = && objcopy $(FZ_UNCHECKED) $@
+FZ_NOASAN_POST_lf = && { $(OBJCOPY) $(FZ_UNCHECKED) $@ || { rm -f $@; exit 1; }; }
+FZ_NOASAN_POST_afl = $(FZ_NOASAN_POST_lf)
 # The harness is without UBSan too, for the same reason: it checks the
 # harness, not the code under test, whose every file keeps UBSan (the
 # checker too). Its checks on the harness's pointer arithmetic and

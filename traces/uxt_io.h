@@ -89,12 +89,14 @@ int uxt_open_quiet(struct uxt_reader *r, const u8 *buf, size_t len, bool lenient
  * the framing and the kind's prefix are checked here; items are checked as
  * uxt_items_next() walks them (one pass, no copies). */
 int uxt_next(struct uxt_reader *r, struct uxt_event *ev);
-/* Walk the items of ev, or of any item region (e.g. outputs recorded
- * during replay) that lies at file offset `offset`. */
-/* Always inlined: in the fuzzing builds, UBSan's checks make these too big
- * for the inliner, and a call per item is what the inline path spares. */
+/* Always inlined: the replay engine and the fuzz targets take every item
+ * of every event through these, and in the builds with UBSan (the unit
+ * tests, the reproducer, the trace target) its checks make them too big
+ * for clang's inliner: a call per item, which the inline path spares. */
 #define UXT_INLINE static inline __attribute__((always_inline))
 
+/* Walk the items of ev, or of any item region (e.g. outputs recorded
+ * during replay) that lies at file offset `offset`. */
 UXT_INLINE void uxt_items_begin_buf(struct uxt_item_iter *it, const u8 *items, u32 len,
 				    u64 offset, bool lenient)
 {
@@ -127,6 +129,25 @@ struct uxt_tag_rule {
 };
 extern const struct uxt_tag_rule uxt_tag_rules[256];
 
+/* The rules an item must meet: its payload size and aux for its tag, and
+ * no input after an output (the reader's messages say which failed). */
+UXT_INLINE bool uxt_item_size_ok(const struct uxt_tag_rule *t, u16 len)
+{
+	return (u32)(len - t->min) < t->span;
+}
+
+UXT_INLINE bool uxt_item_aux_ok(const struct uxt_tag_rule *t, u8 aux)
+{
+	return (u8)(aux - t->aux_lo) < t->aux_span && aux != t->aux_skip;
+}
+
+UXT_INLINE bool uxt_item_ok(const struct uxt_item_iter *it, u8 tag, u8 aux, u16 len)
+{
+	const struct uxt_tag_rule *t = &uxt_tag_rules[tag];
+	bool order_ok = tag >= UXT_IT_OUTPUT || !it->outputs;
+	return uxt_item_size_ok(t, len) && uxt_item_aux_ok(t, aux) && order_ok;
+}
+
 /* uxt_items_next() past its fast path: the end, a bad item (an error, or
  * skipped when lenient), and any item after a skipped one. */
 int uxt_items_next_slow(struct uxt_item_iter *it, struct uxt_item *item);
@@ -142,10 +163,7 @@ UXT_INLINE int uxt_items_next(struct uxt_item_iter *it, struct uxt_item *item)
 		return uxt_items_next_slow(it, item);
 	u8 tag = p[0], aux = p[1];
 	u16 len = uxt_get16(p + 2);
-	const struct uxt_tag_rule *t = &uxt_tag_rules[tag];
-	if (len > left - UXT_ITEM_HDR_SIZE || (u32)(len - t->min) >= t->span ||
-	    (u8)(aux - t->aux_lo) >= t->aux_span || aux == t->aux_skip ||
-	    (tag < UXT_IT_OUTPUT && it->outputs))
+	if (len > left - UXT_ITEM_HDR_SIZE || !uxt_item_ok(it, tag, aux, len))
 		return uxt_items_next_slow(it, item);
 	*item = (struct uxt_item){ .tag = tag, .aux = aux, .len = len,
 				   .data = p + UXT_ITEM_HDR_SIZE, .raw = p,

@@ -302,27 +302,17 @@ const struct uxt_tag_rule uxt_tag_rules[256] = {
 #undef X
 };
 
-static bool size_ok(const struct uxt_tag_rule *t, u16 len)
-{
-	return (u32)(len - t->min) < t->span;
-}
-
-static bool aux_ok(const struct uxt_tag_rule *t, u8 aux)
-{
-	return (u8)(aux - t->aux_lo) < t->aux_span && aux != t->aux_skip;
-}
-
-/* The same rules as item_ok(), one at a time, to say which one failed. */
+/* The same rules as uxt_item_ok(), one at a time, to say which one failed. */
 static int item_error(struct uxt_item_iter *it, const struct uxt_item *x)
 {
 	const struct uxt_tag_rule *t = &uxt_tag_rules[x->tag];
 	if (!t->known)
 		return uxt_errf(ERR(it), x->offset, "unknown item tag 0x%02x", x->tag);
-	if (!size_ok(t, x->len) && t->span == 1)
+	if (!uxt_item_size_ok(t, x->len) && t->span == 1)
 		return uxt_errf(ERR(it), x->offset,
 				"item tag 0x%02x has a %u-byte payload, must be %u",
 				x->tag, x->len, t->min);
-	if (!size_ok(t, x->len))
+	if (!uxt_item_size_ok(t, x->len))
 		return uxt_errf(ERR(it), x->offset,
 				"item tag 0x%02x has a %u-byte payload, needs at least %u",
 				x->tag, x->len, t->min);
@@ -339,15 +329,6 @@ static int item_error(struct uxt_item_iter *it, const struct uxt_item *x)
 				UXT_FATE_RESUME + 1, UXT_FATE_MAX - 1);
 	return uxt_errf(ERR(it), x->offset + 1,
 			"item tag 0x%02x has aux %u, must be 0", x->tag, x->aux);
-}
-
-/* The per-item fast path: every rule, on values held in registers (going
- * through *item would make the compiler reload them after each store). */
-static bool item_ok(const struct uxt_item_iter *it, u8 tag, u8 aux, u16 len)
-{
-	const struct uxt_tag_rule *t = &uxt_tag_rules[tag];
-	bool order_ok = tag >= UXT_IT_OUTPUT || !it->outputs;
-	return size_ok(t, len) && aux_ok(t, aux) && order_ok;
 }
 
 int uxt_items_next_slow(struct uxt_item_iter *it, struct uxt_item *item)
@@ -372,7 +353,7 @@ int uxt_items_next_slow(struct uxt_item_iter *it, struct uxt_item *item)
 					   .offset = it->offset };
 		it->p = p + UXT_ITEM_HDR_SIZE + len;
 		it->offset += UXT_ITEM_HDR_SIZE + len;
-		if (likely(item_ok(it, tag, aux, len))) {
+		if (likely(uxt_item_ok(it, tag, aux, len))) {
 			it->outputs |= tag >= UXT_IT_OUTPUT;
 			return 1;
 		}

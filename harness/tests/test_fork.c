@@ -971,6 +971,12 @@ TEST(fork_vmcs_state_is_all_in_the_state_bytes)
 	static u8 fresh[64 * 1024];
 	size_t len = hv_domain_image((u32)c, fresh, sizeof(fresh));
 	CHECK(len > 0);
+	va[bytes] ^= 0xff; /* past the state: the image must not see it */
+	CHECK(hv_domain_same((u32)c, fresh, len));
+	va[PAGE_SIZE - 1] ^= 0xff;
+	CHECK(hv_domain_same((u32)c, fresh, len));
+	va[bytes] ^= 0xff;
+	va[PAGE_SIZE - 1] ^= 0xff;
 	for (u32 i = 0; i < VMCS_NR_FIELDS; i++) {
 		u32 enc = vmcs_index_enc[i];
 		arch_vmcs_load(vcpu0(c));

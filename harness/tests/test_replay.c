@@ -96,7 +96,7 @@ static int flip_output(u8 tag, int skip)
 
 /* A replay is timed unless asked not to be (fuzzers), and either way the
  * same: the clock is only ever reported. */
-TEST(replay_untimed_reads_no_clock)
+TEST(replay_untimed_runs_the_same_and_has_no_time)
 {
 	struct replay_result timed, untimed;
 	CHECK_EQ(generate("boot", 0, 0), 0);

@@ -33,7 +33,6 @@ int arch_vmcs_init(struct hv_vcpu *v, void *va, u64 vmcs_mfn)
 	return 0;
 }
 
-
 u32 arch_vmcs_state_bytes(void)
 {
 	return VMCS_NR_FIELDS * sizeof(u64);
