@@ -148,6 +148,19 @@ UXT_INLINE bool uxt_item_ok(const struct uxt_item_iter *it, u8 tag, u8 aux, u16 
 	return uxt_item_size_ok(t, len) && uxt_item_aux_ok(t, aux) && order_ok;
 }
 
+/* The item at it->p (its header read: tag, aux, len) into *item, and the
+ * iterator past it. */
+UXT_INLINE void uxt_item_take(struct uxt_item_iter *it, struct uxt_item *item, u8 tag,
+			      u8 aux, u16 len)
+{
+	const u8 *p = it->p;
+	*item = (struct uxt_item){ .tag = tag, .aux = aux, .len = len,
+				   .data = p + UXT_ITEM_HDR_SIZE, .raw = p,
+				   .offset = it->offset };
+	it->p = p + UXT_ITEM_HDR_SIZE + len;
+	it->offset += UXT_ITEM_HDR_SIZE + len;
+}
+
 /* uxt_items_next() past its fast path: the end, a bad item (an error, or
  * skipped when lenient), and any item after a skipped one. */
 int uxt_items_next_slow(struct uxt_item_iter *it, struct uxt_item *item);
@@ -165,11 +178,7 @@ UXT_INLINE int uxt_items_next(struct uxt_item_iter *it, struct uxt_item *item)
 	u16 len = uxt_get16(p + 2);
 	if (len > left - UXT_ITEM_HDR_SIZE || !uxt_item_ok(it, tag, aux, len))
 		return uxt_items_next_slow(it, item);
-	*item = (struct uxt_item){ .tag = tag, .aux = aux, .len = len,
-				   .data = p + UXT_ITEM_HDR_SIZE, .raw = p,
-				   .offset = it->offset };
-	it->p = p + UXT_ITEM_HDR_SIZE + len;
-	it->offset += UXT_ITEM_HDR_SIZE + len;
+	uxt_item_take(it, item, tag, aux, len);
 	it->outputs |= tag >= UXT_IT_OUTPUT;
 	return 1;
 }

@@ -348,11 +348,7 @@ int uxt_items_next_slow(struct uxt_item_iter *it, struct uxt_item *item)
 			return uxt_errf(ERR(it), it->offset,
 					"truncated item: %u-byte payload, %zu bytes left in the event",
 					len, left - UXT_ITEM_HDR_SIZE);
-		*item = (struct uxt_item){ .tag = tag, .aux = aux, .len = len,
-					   .data = p + UXT_ITEM_HDR_SIZE, .raw = p,
-					   .offset = it->offset };
-		it->p = p + UXT_ITEM_HDR_SIZE + len;
-		it->offset += UXT_ITEM_HDR_SIZE + len;
+		uxt_item_take(it, item, tag, aux, len);
 		if (likely(uxt_item_ok(it, tag, aux, len))) {
 			it->outputs |= tag >= UXT_IT_OUTPUT;
 			return 1;

@@ -30,8 +30,9 @@ static void put(struct image *im, const void *p, size_t n)
 
 /* A frame the domain holds: where it is, what the frame table says of it
  * (not the checker's scratch, nor the used bits, which only summarise
- * what the frame holds), and what it holds. */
-static void put_frame_bytes(struct image *im, u64 mfn, const struct hv_frame *f, u32 bytes)
+ * what the frame holds), and what it holds: its first `bytes` (a VMCS
+ * frame, only the part that holds state; arch_vmcs_state_bytes()). */
+static void put_frame(struct image *im, u64 mfn, const struct hv_frame *f, u32 bytes)
 {
 	u64 rec[2] = { mfn, (u64)f->owner | (u64)f->type << 16 |
 				    (u64)f->flags << 24 | (u64)f->refs << 32 };
@@ -39,11 +40,6 @@ static void put_frame_bytes(struct image *im, u64 mfn, const struct hv_frame *f,
 	const void *va = frame_map(mfn);
 	put(im, va, bytes);
 	frame_unmap((void *)va);
-}
-
-static void put_frame(struct image *im, u64 mfn, const struct hv_frame *f)
-{
-	put_frame_bytes(im, mfn, f, PAGE_SIZE);
 }
 
 struct walk {
@@ -62,31 +58,22 @@ static int visit(void *arg, unsigned level, u64 gfn, u64 e, u64 table)
 	if (!is_leaf(e, level)) {
 		struct hv_frame *f = frame_get(mfn);
 		if (f && f->type == FT_P2M)
-			put_frame(w->im, mfn, f);
+			put_frame(w->im, mfn, f, PAGE_SIZE);
 		return w->im->full;
 	}
 	for (u64 i = 0; i < 1ull << leaf_order(level) && !w->im->full; i++) {
 		struct hv_frame *f = frame_get(mfn + i);
 		if (f && f->owner == w->id)
-			put_frame(w->im, mfn + i, f);
+			put_frame(w->im, mfn + i, f, PAGE_SIZE);
 	}
 	return w->im->full;
 }
 
-static void put_mfn(struct image *im, u64 mfn)
+static void put_mfn(struct image *im, u64 mfn, u32 bytes)
 {
 	struct hv_frame *f = frame_get(mfn);
 	if (f)
-		put_frame(im, mfn, f);
-}
-
-/* A VMCS frame: the part that holds the vCPU's state (the rest is
- * nobody's to read). */
-static void put_vmcs(struct image *im, u64 mfn)
-{
-	struct hv_frame *f = frame_get(mfn);
-	if (f)
-		put_frame_bytes(im, mfn, f, arch_vmcs_state_bytes());
+		put_frame(im, mfn, f, bytes);
 }
 
 static void put_domain(struct image *im, const struct hv_domain *d)
@@ -99,12 +86,12 @@ static void put_domain(struct image *im, const struct hv_domain *d)
 	put(im, no_serial, sizeof(no_serial));
 	put(im, (const u8 *)d + at + sizeof(d->serial), sizeof(*d) - at - sizeof(d->serial));
 	for (u32 i = 0; i < d->nr_vcpus; i++)
-		put_vmcs(im, d->vcpu[i].vmcs_mfn);
+		put_mfn(im, d->vcpu[i].vmcs_mfn, arch_vmcs_state_bytes()); /* its state only */
 	for (u32 i = 0; i < HV_LOG_FRAMES && d->log[i] != INVALID_MFN; i++)
-		put_mfn(im, d->log[i]);
+		put_mfn(im, d->log[i], PAGE_SIZE);
 	if (d->p2m.nr_tables) {
 		struct walk w = { im, d->id };
-		put_mfn(im, d->p2m.root_mfn);
+		put_mfn(im, d->p2m.root_mfn, PAGE_SIZE);
 		p2m_walk(d, visit, &w);
 	}
 }
